@@ -1,0 +1,1 @@
+"""Command-line verbs of ``asr2emo``; one module per verb (see :mod:`asr2emo.cli`)."""

@@ -1,0 +1,65 @@
+"""The ``asr2emo`` command: one verb per module in :mod:`asr2emo.bin`.
+
+A verb ``make-mfcc`` lives in ``asr2emo/bin/make_mfcc.py``, which defines ``get_parser()`` (an
+:class:`asr2emo.utils.config.ConfArgumentParser`) and ``main(args)``. Verbs are discovered, so
+adding one needs no registration. A :class:`asr2emo.utils.errors.UserError` becomes one error
+line and exit status 1, not a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from typing import List, Optional
+
+import asr2emo.bin
+from asr2emo.utils.errors import UserError
+
+
+def list_verbs() -> List[str]:
+    """All verbs, as typed on the command line (dashes)."""
+    return sorted(
+        m.name.replace("_", "-")
+        for m in pkgutil.iter_modules(asr2emo.bin.__path__)
+        if not m.name.startswith("_")
+    )
+
+
+def _summary(verb: str) -> str:
+    module = importlib.import_module(f"asr2emo.bin.{verb.replace('-', '_')}")
+    return (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+
+
+def usage() -> str:
+    lines = ["usage: asr2emo <verb> [options] [args]", "", "verbs:"]
+    for verb in list_verbs():
+        lines.append(f"  {verb:<24} {_summary(verb)}")
+    lines.append("")
+    lines.append("asr2emo <verb> --help shows a verb's options.")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    verb, rest = argv[0], argv[1:]
+    if verb not in list_verbs():
+        print(f"asr2emo: unknown verb '{verb}'; valid verbs: {', '.join(list_verbs())}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(f"asr2emo.bin.{verb.replace('-', '_')}")
+    parser = module.get_parser()
+    parser.prog = f"asr2emo {verb}"
+    args = parser.parse_args(rest)
+    try:
+        ret = module.main(args)
+    except UserError as e:
+        print(f"asr2emo {verb}: error: {e}", file=sys.stderr)
+        return 1
+    return int(ret or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,34 @@
+# Shared shell helpers, sourced by run.sh, steps/*.sh, local/*.sh and recipes/*.sh.
+
+# log MESSAGE...: time, file:line:function of the caller, message (icefall's format).
+log() {
+  local fname=${BASH_SOURCE[1]##*/}
+  echo -e "$(date '+%Y-%m-%d %H:%M:%S') ($fname:${BASH_LINENO[0]}:${FUNCNAME[1]:-main}) $*" >&2
+}
+
+# die MESSAGE...: one error line, exit 1.
+die() {
+  local fname=${BASH_SOURCE[1]##*/}
+  echo -e "$(date '+%Y-%m-%d %H:%M:%S') ($fname:${BASH_LINENO[0]}) ERROR: $*" >&2
+  exit 1
+}
+
+# check_int NAME VALUE: VALUE must be a non-negative integer.
+check_int() {
+  [[ $2 =~ ^[0-9]+$ ]] || die "--$1 must be a non-negative integer, got '$2'"
+}
+
+# check_dir_exists OPTION DIR LAYOUT: one line naming the expected layout when DIR is missing.
+check_dir_exists() {
+  [ -d "$2" ] || die "$1 '$2' does not exist; expected $3"
+}
+
+# Done markers: written last, so a killed step never looks finished.
+is_done() { [ -f "$1/.done" ]; }
+mark_done() { mkdir -p "$1" && date '+%Y-%m-%d %H:%M:%S' > "$1/.done"; }
+
+# not_implemented WHAT: unimplemented stages fail loudly instead of being skipped.
+not_implemented() {
+  echo "$(date '+%Y-%m-%d %H:%M:%S') ERROR: $* is not implemented yet" >&2
+  exit 3
+}
