@@ -137,7 +137,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   log "Stage 4: LF-MMI training of the TDNN-F (k2)"
   require_step steps/train_lfmmi.sh "stage 4 (LF-MMI training)"
   steps/train_lfmmi.sh --device $device --model-config $conf_dir/tdnnf.conf \
-    --config $conf_dir/lfmmi.conf $fbank $lang $exp_dir/tdnnf
+    --config $conf_dir/lfmmi.conf $fbank/tedlium2_cuts_train_ivec.jsonl.gz \
+    $fbank/tedlium2_cuts_dev_ivec.jsonl.gz $lang $exp_dir/tdnnf
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
@@ -162,7 +163,7 @@ fi
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   log "Stage 7: bottleneck extraction"
   require_step steps/extract_bottleneck.sh "stage 7 (bottleneck extraction)"
-  steps/extract_bottleneck.sh --device $device --config $conf_dir/emotion.conf $exp_dir/tdnnf \
+  steps/extract_bottleneck.sh --device $device --config $conf_dir/bottleneck.conf $exp_dir/tdnnf \
     $fbank/iemocap_cuts_all_ivec.jsonl.gz $exp_dir/bottleneck
 fi
 
