@@ -47,7 +47,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     verb, rest = argv[0], argv[1:]
     if verb not in list_verbs():
-        print(f"asr2emo: unknown verb '{verb}'; valid verbs: {', '.join(list_verbs())}", file=sys.stderr)
+        print(
+            f"asr2emo: unknown verb '{verb}'; valid verbs: {', '.join(list_verbs())}",
+            file=sys.stderr,
+        )
         return 2
     module = importlib.import_module(f"asr2emo.bin.{verb.replace('-', '_')}")
     parser = module.get_parser()

@@ -126,7 +126,9 @@ class ConfArgumentParser(argparse.ArgumentParser):
                 expanded.append(f"{opt}={value}")
         return expanded + rest
 
-    def parse_args(self, args: Optional[Sequence[str]] = None, namespace=None):  # type: ignore[override]
+    def parse_args(  # type: ignore[override]
+        self, args: Optional[Sequence[str]] = None, namespace=None
+    ):
         argv = list(sys.argv[1:] if args is None else args)
         return super().parse_args(self.expand_configs(argv), namespace)
 

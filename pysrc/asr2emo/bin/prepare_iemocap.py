@@ -1,0 +1,66 @@
+"""IEMOCAP corpus -> lhotse manifests (iemocap_{recordings,supervisions}_all.jsonl.gz)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from asr2emo.data.iemocap import PAPER_CLASSES, log_report, params_fingerprint, prepare_iemocap
+from asr2emo.utils.config import ConfArgumentParser, str2bool, str_list
+from asr2emo.utils.io import atomic_path, is_done
+from asr2emo.utils.logging import setup_logging
+
+DONE = ".iemocap.done"
+
+
+def get_parser() -> ConfArgumentParser:
+    p = ConfArgumentParser(description=__doc__)
+    p.add_argument("corpus_dir", type=Path, help="IEMOCAP_full_release directory")
+    p.add_argument("output_dir", type=Path, help="manifest directory (data/manifests)")
+    p.add_argument(
+        "--classes",
+        type=str_list,
+        default=list(PAPER_CLASSES),
+        help="emotion classes kept; all other labels are dropped (the paper: ang,exc,neu,sad)",
+    )
+    p.add_argument(
+        "--merge-hap-into-exc",
+        type=str2bool,
+        default=False,
+        help="count 'hap' as 'exc' (the 5531-utterance set) instead of dropping it",
+    )
+    p.add_argument(
+        "--verify-audio",
+        type=str2bool,
+        default=True,
+        help="read every wav fully to catch truncated files (else only the header)",
+    )
+    p.add_argument("--nj", type=int, default=4, help="parallel audio checks")
+    return p
+
+
+def main(args) -> int:
+    setup_logging(args.output_dir / "log" / "prepare_iemocap.log")
+    fingerprint = params_fingerprint(
+        args.corpus_dir,
+        classes=args.classes,
+        merge_hap_into_exc=args.merge_hap_into_exc,
+    )
+    marker = args.output_dir / DONE
+    if is_done(args.output_dir, DONE) and marker.read_text().strip() == fingerprint:
+        logging.info(f"IEMOCAP manifests in {args.output_dir} are up to date; nothing to do")
+        return 0
+    logging.info(f"Preparing IEMOCAP from {args.corpus_dir} (classes {','.join(args.classes)})")
+    _, _, report = prepare_iemocap(
+        args.corpus_dir,
+        args.output_dir,
+        classes=args.classes,
+        merge_hap_into_exc=args.merge_hap_into_exc,
+        verify_audio=args.verify_audio,
+        num_jobs=args.nj,
+    )
+    log_report(report, args.classes)
+    with atomic_path(marker) as tmp:
+        tmp.write_text(fingerprint + "\n")
+    logging.info(f"Wrote {args.output_dir}/iemocap_{{recordings,supervisions}}_all.jsonl.gz")
+    return 0

@@ -1,0 +1,1 @@
+"""Corpus preparation: readers of the real corpora and the synthetic demo corpora."""
