@@ -1,0 +1,234 @@
+"""Train the emotion head on bottleneck frames: leave-one-session-out CV + deployable model.
+
+Reads ``<bottleneck-dir>/<layer>/cuts.jsonl.gz`` for every layer dir with ``.done`` (or the
+``--layers`` given), and writes under ``<emotion-dir>``::
+
+    <layer>/fold-<k>/predictions.jsonl  one line per test utterance of session k:
+                                        {"id", "speaker", "session", "label",
+                                         "pred": {"sum_softmax", "mean_logprob", "majority"},
+                                         "posteriors": {class: p}, "num_frames"}
+    <layer>/fold-<k>/history.json       {"epoch", "train_loss", "val_ua", "best_epoch", ...}
+    <layer>/fold-<k>/head.pt            that fold's head
+    <layer>/metrics.json                see below
+    model/                              deployable head trained on all data (asr2emo.emotion.export)
+
+``metrics.json`` schema (UA = mean per-class recall, WA = accuracy, fractions in [0, 1])::
+
+    {"layer": str, "aggregation": "sum_softmax", "classes": [str],
+     "ua", "wa": pooled over all test utterances of all folds (summed-softmax decision),
+     "ua_fold_mean", "wa_fold_mean": mean of the per-fold values (the paper's Table 3 mean),
+     "per_class_recall": {class: float|null}, "confusion": [[int]] (rows = truth),
+     "n": int, "folds": [{"fold", "test_session", "ua", "wa", "n"}],
+     "aggregations": {"sum_softmax"|"mean_logprob"|"majority": {the same keys}},
+     "best_epochs": [int], "num_utts", "num_frames", "config": {...}}
+
+Finished folds (``.done``) and layers are not recomputed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from asr2emo.emotion.data import load_frames
+from asr2emo.emotion.export import write_model_dir
+from asr2emo.emotion.train import HeadConfig, cross_validate, final_epochs, train_final
+from asr2emo.utils.config import ConfArgumentParser, int_list, str_list
+from asr2emo.utils.errors import UserError
+from asr2emo.utils.io import is_done, mark_done
+from asr2emo.utils.logging import setup_logging
+
+
+def get_parser() -> ConfArgumentParser:
+    p = ConfArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("bottleneck_dir", type=Path, help="stage 7 output: <layer>/cuts.jsonl.gz")
+    p.add_argument("emotion_dir", type=Path, help="output directory")
+    p.add_argument(
+        "--layers",
+        type=str_list,
+        default=[],
+        help="layers to evaluate (comma list); empty: every finished layer dir",
+    )
+    p.add_argument(
+        "--classes",
+        type=str_list,
+        default=[],
+        help="class labels in order (comma list); empty: the sorted labels found",
+    )
+    p.add_argument(
+        "--hidden-dims",
+        type=int_list,
+        default=[],
+        help="hidden layer sizes; empty: one dense layer + softmax (the paper)",
+    )
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--batch-size", type=int, default=512, help="frames per minibatch")
+    p.add_argument("--max-epochs", type=int, default=20)
+    p.add_argument(
+        "--patience",
+        type=int,
+        default=4,
+        help="epochs without a better validation UA before stopping",
+    )
+    p.add_argument(
+        "--frames-per-epoch",
+        type=int,
+        default=0,
+        help="frames drawn per epoch; 0: every training frame once",
+    )
+    p.add_argument("--class-weight", choices=["none", "balanced"], default="none")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--model-layer",
+        default="",
+        help="layer of the deployable model; empty: the layer with the best CV UA",
+    )
+    p.add_argument(
+        "--acoustic-model-dir",
+        type=Path,
+        default=None,
+        help="acoustic model dir to copy into model/; default: from the bottleneck "
+        "dir's metadata, else <bottleneck-dir>/../tdnnf",
+    )
+    p.add_argument(
+        "--ivector-dir",
+        type=Path,
+        default=None,
+        help="i-vector extractor dir to copy; default: <bottleneck-dir>/../ivector",
+    )
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--num-threads", type=int, default=1, help="torch intra-op threads")
+    return p
+
+
+def find_layers(bottleneck_dir: Path, layers: list[str]) -> list[str]:
+    """The requested layers (each must be finished) or every finished layer dir, sorted."""
+    if not bottleneck_dir.is_dir():
+        raise UserError(f"bottleneck dir '{bottleneck_dir}' does not exist (run stage 7)")
+    if not layers:
+        layers = sorted(
+            d.name
+            for d in bottleneck_dir.iterdir()
+            if d.is_dir() and is_done(d) and (d / "cuts.jsonl.gz").is_file()
+        )
+        if not layers:
+            raise UserError(
+                f"no finished layer dir (<layer>/cuts.jsonl.gz + .done) in '{bottleneck_dir}'"
+            )
+    for layer in layers:
+        if not (
+            is_done(bottleneck_dir / layer) and (bottleneck_dir / layer / "cuts.jsonl.gz").is_file()
+        ):
+            raise UserError(
+                f"layer '{layer}' is not extracted: "
+                f"no {bottleneck_dir / layer}/cuts.jsonl.gz with .done"
+            )
+    return layers
+
+
+def _from_meta(bottleneck_dir: Path, keys: tuple[str, ...]) -> Optional[Path]:
+    for f in sorted(bottleneck_dir.glob("*.json")):
+        try:
+            meta = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(meta, dict):
+            for k in keys:
+                if isinstance(meta.get(k), str):
+                    return Path(meta[k])
+    return None
+
+
+def resolve_sources(args) -> tuple[Optional[Path], Optional[Path]]:
+    """Acoustic model and i-vector extractor dirs to copy into the model dir."""
+    bdir = args.bottleneck_dir
+    acoustic = args.acoustic_model_dir or _from_meta(bdir, ("model_dir", "acoustic_model_dir"))
+    if acoustic is not None and acoustic.is_file():
+        acoustic = acoustic.parent
+    acoustic = acoustic or bdir.parent / "tdnnf"
+    ivector = args.ivector_dir or _from_meta(bdir, ("ivector_dir", "ivector_extractor_dir"))
+    ivector = ivector or bdir.parent / "ivector"
+    return (acoustic if acoustic.is_dir() else None), (ivector if ivector.is_dir() else None)
+
+
+def head_config(args) -> HeadConfig:
+    return HeadConfig(
+        hidden_dims=list(args.hidden_dims),
+        dropout=args.dropout,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        frames_per_epoch=args.frames_per_epoch,
+        class_weight=args.class_weight,
+        seed=args.seed,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.emotion_dir / "log" / "train_emotion.log")
+    torch.set_num_threads(args.num_threads)
+    cfg = head_config(args)
+    layers = find_layers(args.bottleneck_dir, args.layers)
+    classes = args.classes or None
+    results = {}
+    for layer in layers:
+        layer_dir = args.emotion_dir / layer
+        if is_done(layer_dir):
+            logging.info("%s: done already (%s)", layer, layer_dir / "metrics.json")
+            results[layer] = json.loads((layer_dir / "metrics.json").read_text())
+            continue
+        logging.info("%s: loading %s", layer, args.bottleneck_dir / layer / "cuts.jsonl.gz")
+        data = load_frames(args.bottleneck_dir / layer / "cuts.jsonl.gz", classes)
+        logging.info(
+            "%s: %d utterances, %d frames of dim %d, classes %s",
+            layer,
+            data.num_utts,
+            int(data.offsets[-1]),
+            data.dim,
+            data.classes,
+        )
+        results[layer] = cross_validate(data, layer, layer_dir, cfg, args.device)
+
+    model_dir = args.emotion_dir / "model"
+    if is_done(model_dir):
+        logging.info("deployable model done already: %s", model_dir)
+        return 0
+    layer = args.model_layer or max(layers, key=lambda name: results[name]["ua"])
+    if layer not in results:
+        raise UserError(f"--model-layer '{layer}' is not among the evaluated layers {layers}")
+    epochs = final_epochs(results[layer]["best_epochs"])
+    logging.info("deployable head: layer %s, %d epochs on all data", layer, epochs)
+    data = load_frames(args.bottleneck_dir / layer / "cuts.jsonl.gz", classes)
+    head = train_final(data, cfg, epochs, args.device)
+    acoustic, ivector = resolve_sources(args)
+    write_model_dir(
+        model_dir,
+        head,
+        data.classes,
+        layer,
+        {
+            "epochs": epochs,
+            "head_config": results[layer]["config"],
+            "cv": {
+                "ua": results[layer]["ua"],
+                "wa": results[layer]["wa"],
+                "ua_fold_mean": results[layer]["ua_fold_mean"],
+            },
+            "frame_shift": 0.03,
+        },
+        acoustic,
+        ivector,
+        args.bottleneck_dir,
+    )
+    mark_done(model_dir)
+    logging.info("wrote %s", model_dir)
+    return 0

@@ -1,0 +1,308 @@
+"""Training and scoring of the emotion head; the leave-one-session-out cross-validation.
+
+Every frame is labelled with its utterance's emotion and the head is trained with frame-level
+cross-entropy on minibatches of frames shuffled across utterances (Adam). Early stopping uses
+the utterance-level UA (summed softmax) on the validation speaker. Per fold, the outputs are
+``predictions.jsonl`` (one line per test utterance), ``history.json`` and ``head.pt``; a fold
+with ``.done`` is not recomputed, so a killed cross-validation resumes at the next fold.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import statistics
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from asr2emo.emotion.aggregate import AGGREGATIONS, aggregate
+from asr2emo.emotion.data import FrameData
+from asr2emo.emotion.folds import Fold, check_disjoint_speakers, make_folds
+from asr2emo.emotion.head import EmotionHead, save_head
+from asr2emo.emotion.metrics import summarize
+from asr2emo.utils.io import atomic_path, is_done, mark_done
+
+
+@dataclass
+class HeadConfig:
+    """Hyper-parameters of the head and its training (``conf/emotion.conf``)."""
+
+    hidden_dims: List[int] = field(default_factory=list)
+    dropout: float = 0.2
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 512
+    max_epochs: int = 20
+    patience: int = 4
+    frames_per_epoch: int = 0  # 0: every training frame once per epoch
+    class_weight: str = "none"  # none | balanced (inverse frame frequency)
+    seed: int = 1
+
+
+@dataclass
+class TrainResult:
+    head: EmotionHead
+    history: Dict[str, list]
+    best_epoch: int
+
+
+def _class_weights(y: torch.Tensor, num_classes: int, mode: str) -> Optional[torch.Tensor]:
+    if mode == "none":
+        return None
+    if mode != "balanced":
+        raise ValueError(f"class_weight must be none or balanced, got {mode}")
+    counts = torch.bincount(y, minlength=num_classes).double()
+    w = counts.sum() / (num_classes * counts.clamp(min=1))
+    return w.float()
+
+
+@torch.no_grad()
+def score(
+    head: EmotionHead, data: FrameData, utts: np.ndarray, device: str = "cpu", chunk: int = 65536
+) -> Dict[str, torch.Tensor]:
+    """Utterance decisions (every aggregation) and posteriors for the utterances ``utts``."""
+    head.eval()
+    rows = data.frame_rows(utts)
+    out = []
+    for s in range(0, len(rows), chunk):
+        x = data.feats[torch.from_numpy(rows[s : s + chunk])].to(device)
+        out.append(head(x).cpu())
+    log_probs = torch.cat(out) if out else torch.zeros(0, len(data.classes))
+    utt_index = torch.from_numpy(data.frame_utt_index(utts))
+    return aggregate(log_probs, utt_index, len(utts))
+
+
+def _val_ua(head: EmotionHead, data: FrameData, utts: np.ndarray, device: str) -> float:
+    pred = score(head, data, utts, device)["sum_softmax"].numpy()
+    return summarize(data.labels[utts], pred, data.classes)["ua"]
+
+
+def train_head(
+    data: FrameData,
+    train_utts: np.ndarray,
+    val_utts: Optional[np.ndarray],
+    cfg: HeadConfig,
+    device: str = "cpu",
+    num_epochs: Optional[int] = None,
+    seed_offset: int = 0,
+) -> TrainResult:
+    """Train a head on the frames of ``train_utts``.
+
+    With ``val_utts``: up to ``cfg.max_epochs`` epochs, early stopping after ``cfg.patience``
+    epochs without a better validation UA, the best epoch's weights are returned. Without:
+    exactly ``num_epochs`` epochs (the deployable head trained on all data).
+    """
+    seed = cfg.seed * 7919 + seed_offset
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    rows = torch.from_numpy(data.frame_rows(train_utts))
+    x_all = data.feats[rows].to(device)
+    y_all = torch.from_numpy(np.repeat(data.labels[train_utts], data.num_frames()[train_utts]))
+    y_all = y_all.to(device)
+    num_classes = len(data.classes)
+    head = EmotionHead(data.dim, num_classes, cfg.hidden_dims, cfg.dropout)
+    head.standardizer.fit(x_all.cpu())
+    head.to(device)
+    weights = _class_weights(y_all.cpu(), num_classes, cfg.class_weight)
+    loss_fn = torch.nn.NLLLoss(weight=None if weights is None else weights.to(device))
+    opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    epochs = cfg.max_epochs if num_epochs is None else num_epochs
+    n = x_all.shape[0]
+    per_epoch = n if cfg.frames_per_epoch <= 0 else min(n, cfg.frames_per_epoch)
+    history: Dict[str, list] = {"epoch": [], "train_loss": [], "val_ua": []}
+    best_ua, best_epoch, best_state, bad = -1.0, 0, None, 0
+    for epoch in range(1, epochs + 1):
+        head.train()
+        perm = torch.randperm(n, generator=gen)[:per_epoch].to(device)
+        total, count = 0.0, 0
+        for s in range(0, per_epoch, cfg.batch_size):
+            idx = perm[s : s + cfg.batch_size]
+            loss = loss_fn(head(x_all[idx]), y_all[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+            count += len(idx)
+        history["epoch"].append(epoch)
+        history["train_loss"].append(total / max(count, 1))
+        if val_utts is None:
+            history["val_ua"].append(None)
+            best_epoch = epoch
+            continue
+        ua = _val_ua(head, data, val_utts, device)
+        history["val_ua"].append(ua)
+        logging.info(
+            "epoch %d: train loss %.4f, validation UA %.4f", epoch, history["train_loss"][-1], ua
+        )
+        if ua > best_ua:
+            best_ua, best_epoch, bad = ua, epoch, 0
+            best_state = copy.deepcopy(head.state_dict())
+        else:
+            bad += 1
+            if bad >= cfg.patience:
+                break
+    if best_state is not None:
+        head.load_state_dict(best_state)
+    head.to("cpu").eval()
+    return TrainResult(head, history, best_epoch)
+
+
+def prediction_records(
+    data: FrameData, utts: np.ndarray, scored: Dict[str, torch.Tensor]
+) -> List[Dict]:
+    """One JSON-able record per utterance: id, speaker, session, label, pred per aggregation."""
+    recs = []
+    post = scored["posteriors"].tolist()
+    for j, u in enumerate(np.asarray(utts).tolist()):
+        recs.append(
+            {
+                "id": data.ids[u],
+                "speaker": data.speakers[u],
+                "session": int(data.sessions[u]),
+                "label": data.classes[int(data.labels[u])],
+                "pred": {a: data.classes[int(scored[a][j])] for a in AGGREGATIONS},
+                "posteriors": {c: round(p, 6) for c, p in zip(data.classes, post[j])},
+                "num_frames": int(data.num_frames()[u]),
+            }
+        )
+    return recs
+
+
+def _write_json(path: Path, obj) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def run_fold(data: FrameData, fold: Fold, fold_dir: Path, cfg: HeadConfig, device: str) -> None:
+    """Train, early-stop and score one fold; outputs in ``fold_dir`` with ``.done`` last."""
+    check_disjoint_speakers(fold, data.speakers)
+    logging.info(
+        "fold %d: test session %d (%d utts), validation speaker %s (%d utts), %d training utts",
+        fold.fold,
+        fold.test_session,
+        len(fold.test),
+        fold.val_speaker,
+        len(fold.val),
+        len(fold.train),
+    )
+    res = train_head(data, fold.train, fold.val, cfg, device, seed_offset=fold.fold)
+    recs = prediction_records(data, fold.test, score(res.head, data, fold.test))
+    fold_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(fold_dir / "predictions.jsonl") as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    _write_json(
+        fold_dir / "history.json",
+        {
+            **res.history,
+            "best_epoch": res.best_epoch,
+            "val_speaker": fold.val_speaker,
+            "test_session": fold.test_session,
+            "num_train_utts": len(fold.train),
+        },
+    )
+    with atomic_path(fold_dir / "head.pt") as tmp:
+        save_head(res.head, tmp, data.classes)
+    mark_done(fold_dir)
+
+
+def read_predictions(path: Path) -> List[Dict]:
+    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+
+
+def metrics_from_predictions(
+    layer: str, folds: Dict[int, List[Dict]], classes: Sequence[str]
+) -> Dict:
+    """The ``metrics.json`` of a layer from the per-fold predictions (schema: see module doc of
+    :mod:`asr2emo.bin.train_emotion`)."""
+    cid = {c: i for i, c in enumerate(classes)}
+    aggs: Dict[str, Dict] = {}
+    for agg in AGGREGATIONS:
+        all_lab, all_pred, fold_rows = [], [], []
+        for k in sorted(folds):
+            recs = folds[k]
+            lab = [cid[r["label"]] for r in recs]
+            pred = [cid[r["pred"][agg]] for r in recs]
+            s = summarize(lab, pred, list(classes))
+            fold_rows.append(
+                {
+                    "fold": k,
+                    "test_session": recs[0]["session"] if recs else k,
+                    "ua": s["ua"],
+                    "wa": s["wa"],
+                    "n": s["n"],
+                }
+            )
+            all_lab += lab
+            all_pred += pred
+        pooled = summarize(all_lab, all_pred, list(classes))
+        pooled["folds"] = fold_rows
+        pooled["ua_fold_mean"] = float(np.mean([f["ua"] for f in fold_rows]))
+        pooled["wa_fold_mean"] = float(np.mean([f["wa"] for f in fold_rows]))
+        aggs[agg] = pooled
+    main = aggs["sum_softmax"]
+    return {
+        "layer": layer,
+        "aggregation": "sum_softmax",
+        "classes": list(classes),
+        "ua": main["ua"],
+        "wa": main["wa"],
+        "ua_fold_mean": main["ua_fold_mean"],
+        "wa_fold_mean": main["wa_fold_mean"],
+        "per_class_recall": main["per_class_recall"],
+        "confusion": main["confusion"],
+        "n": main["n"],
+        "folds": main["folds"],
+        "aggregations": aggs,
+    }
+
+
+def cross_validate(
+    data: FrameData, layer: str, layer_dir: Path, cfg: HeadConfig, device: str = "cpu"
+) -> Dict:
+    """Leave-one-session-out CV of one layer; writes fold dirs, ``metrics.json`` and ``.done``."""
+    layer_dir = Path(layer_dir)
+    folds = make_folds(data.sessions, data.speakers, cfg.seed)
+    preds: Dict[int, List[Dict]] = {}
+    best_epochs = []
+    for fold in folds:
+        fold_dir = layer_dir / f"fold-{fold.fold}"
+        if is_done(fold_dir):
+            logging.info("fold %d: done already, reusing %s", fold.fold, fold_dir)
+        else:
+            run_fold(data, fold, fold_dir, cfg, device)
+        preds[fold.fold] = read_predictions(fold_dir / "predictions.jsonl")
+        best_epochs.append(json.loads((fold_dir / "history.json").read_text())["best_epoch"])
+    metrics = metrics_from_predictions(layer, preds, data.classes)
+    metrics["best_epochs"] = best_epochs
+    metrics["num_utts"] = data.num_utts
+    metrics["num_frames"] = int(data.offsets[-1])
+    metrics["config"] = asdict(cfg)
+    _write_json(layer_dir / "metrics.json", metrics)
+    mark_done(layer_dir)
+    logging.info(
+        "%s: UA %.4f WA %.4f (pooled over %d utts); fold UAs %s",
+        layer,
+        metrics["ua"],
+        metrics["wa"],
+        metrics["n"],
+        " ".join(f"{f['ua']:.3f}" for f in metrics["folds"]),
+    )
+    return metrics
+
+
+def final_epochs(best_epochs: Sequence[int]) -> int:
+    """Epochs of the deployable head: the median of the folds' early-stopping epochs."""
+    return max(1, int(round(statistics.median(best_epochs))))
+
+
+def train_final(data: FrameData, cfg: HeadConfig, epochs: int, device: str = "cpu") -> EmotionHead:
+    """The deployable head: every utterance, a fixed number of epochs, no validation."""
+    res = train_head(
+        data, np.arange(data.num_utts), None, cfg, device, num_epochs=epochs, seed_offset=10_000
+    )
+    return res.head
