@@ -29,8 +29,9 @@ def make_synthetic_cuts(
     seed: int = 0,
 ) -> CutSet:
     """Write the arrays under ``out_dir/bottleneck`` and return the cuts (also saved as
-    ``out_dir/cuts.jsonl.gz``). Arrays are numpy files (lilcom is not installed here). ``shuffle_labels`` permutes the labels after the arrays are
-    drawn, leaving no relation between frames and labels."""
+    ``out_dir/cuts.jsonl.gz``). Arrays are numpy files (lilcom is not installed here).
+    ``shuffle_labels`` permutes the labels after the arrays are drawn, leaving no relation
+    between frames and labels."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
