@@ -1,0 +1,1 @@
+"""Acoustic features: Kaldi hires MFCC (kaldi-native-fbank as a lhotse extractor) and global CMVN."""

@@ -1,0 +1,209 @@
+"""Stage 2/6 feature pipeline: manifests -> supervision cuts -> hires MFCC -> global CMVN.
+
+For every part ``<corpus>_{recordings,supervisions}_<part>.jsonl.gz`` in the manifest directory
+this writes ``<corpus>_cuts_<part>.jsonl.gz`` (one cut per supervision, features attached) and the
+arrays under ``<corpus>_feats_<part>/``; ``train`` (or the only part) also gets 0.9/1.1 speed
+perturbed copies when asked, and its statistics become ``<corpus>_cmvn.json``. Recordings that
+cannot be decoded, and cuts too short for a feature frame, are skipped and listed in
+``log/<corpus>_<part>_skipped.txt``. Each part ends with ``<corpus>_feats_<part>/.done``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from lhotse import CutSet, Recording, RecordingSet, SupervisionSet, load_manifest
+
+from asr2emo.features.cmvn import GlobalCmvn
+from asr2emo.features.mfcc import KaldiMfccHires, KaldiMfccHiresConfig
+from asr2emo.features.storage import feature_writer_type
+from asr2emo.utils.errors import UserError
+from asr2emo.utils.io import atomic_path, is_done, mark_done
+
+SPEED_FACTORS = (0.9, 1.1)
+
+
+@dataclass
+class PartReport:
+    """What happened to one part: kept cuts and ``(id, reason)`` of every skipped item."""
+
+    part: str
+    num_cuts: int = 0
+    skipped: List[Tuple[str, str]] = field(default_factory=list)
+
+
+def find_parts(manifest_dir: Path, corpus: str) -> List[str]:
+    """Parts having both a recordings and a supervisions manifest, ``train`` first."""
+    pat = re.compile(rf"^{re.escape(corpus)}_recordings_(.+)\.jsonl\.gz$")
+    parts = []
+    for p in sorted(manifest_dir.glob(f"{corpus}_recordings_*.jsonl.gz")):
+        m = pat.match(p.name)
+        if m and (manifest_dir / f"{corpus}_supervisions_{m.group(1)}.jsonl.gz").is_file():
+            parts.append(m.group(1))
+    if not parts:
+        raise UserError(
+            f"no '{corpus}_recordings_<part>.jsonl.gz' + '{corpus}_supervisions_<part>.jsonl.gz'"
+            f" in '{manifest_dir}' (run stage 0 first)"
+        )
+    return sorted(parts, key=lambda p: (p != "train", p))
+
+
+def cmvn_part(parts: Sequence[str]) -> str:
+    """The part whose statistics are the global CMVN: ``train``, else the only part."""
+    if "train" in parts:
+        return "train"
+    if len(parts) == 1:
+        return parts[0]
+    raise UserError(
+        f"cannot choose the CMVN part among {', '.join(parts)}: need 'train' or one part"
+    )
+
+
+def _safe_message(e: Exception) -> str:
+    """First line of an exception's message; lhotse re-raises LibsndfileError with a broken str()."""
+    try:
+        text = str(e)
+    except Exception:
+        text = " ".join(str(a) for a in e.args)
+    return (text.splitlines() or [""])[0][:200]
+
+
+def _check_recording(rec_dict: dict) -> Optional[str]:
+    """None when the recording decodes to finite, non-empty audio; else the reason."""
+    try:
+        rec = Recording.from_dict(rec_dict)
+        audio = rec.load_audio()
+    except Exception as e:  # any decoder error means a corrupt file
+        return f"unreadable audio: {type(e).__name__}: {_safe_message(e)}"
+    if audio.size == 0:
+        return "empty audio"
+    if not np.all(np.isfinite(audio)):
+        return "non-finite samples"
+    return None
+
+
+def check_recordings(recordings: RecordingSet, nj: int) -> Dict[str, str]:
+    """``{recording_id: reason}`` for recordings that cannot be used; decoded with ``nj`` jobs."""
+    recs = list(recordings)
+    dicts = [r.to_dict() for r in recs]
+    if nj > 1 and len(recs) > 1:
+        with ProcessPoolExecutor(nj) as ex:
+            reasons = list(ex.map(_check_recording, dicts, chunksize=8))
+    else:
+        reasons = [_check_recording(d) for d in dicts]
+    return {r.id: why for r, why in zip(recs, reasons) if why is not None}
+
+
+def make_part_cuts(
+    recordings: RecordingSet,
+    supervisions: SupervisionSet,
+    sampling_rate: int,
+    min_duration: float,
+    speed_perturb: bool,
+    report: PartReport,
+    nj: int,
+) -> CutSet:
+    """One cut per supervision of the usable recordings, at ``sampling_rate``, perturbed if asked."""
+    bad = check_recordings(recordings, nj)
+    for rid, why in sorted(bad.items()):
+        report.skipped.append((rid, why))
+    recordings = recordings.filter(lambda r: r.id not in bad)
+    supervisions = supervisions.filter(lambda s: s.recording_id not in bad)
+    cuts = CutSet.from_manifests(recordings=recordings, supervisions=supervisions)
+    cuts = cuts.trim_to_supervisions(keep_overlapping=False).to_eager()
+    short = [c.id for c in cuts if c.duration < min_duration]
+    for cid in short:
+        report.skipped.append((cid, f"shorter than --min-duration={min_duration}"))
+    cuts = cuts.filter(lambda c: c.duration >= min_duration).to_eager()
+    if any(c.sampling_rate != sampling_rate for c in cuts):
+        cuts = cuts.resample(sampling_rate)
+    if speed_perturb:
+        cuts = cuts + sum((cuts.perturb_speed(f) for f in SPEED_FACTORS), start=CutSet())
+    return cuts.to_eager()
+
+
+def accumulate_cmvn(cuts: CutSet, dim: int) -> GlobalCmvn:
+    """Global CMVN statistics over the stored features of ``cuts``."""
+    cmvn = GlobalCmvn(dim)
+    for cut in cuts:
+        cmvn.accumulate(cut.load_features())
+    return cmvn
+
+
+def make_features(
+    manifest_dir: Path,
+    corpus: str,
+    fbank_dir: Path,
+    config: KaldiMfccHiresConfig,
+    nj: int = 1,
+    speed_perturb: bool = False,
+    min_duration: float = 0.1,
+) -> List[PartReport]:
+    """Run the whole pipeline for every part; finished parts (``.done``) are skipped."""
+    manifest_dir, fbank_dir = Path(manifest_dir), Path(fbank_dir)
+    parts = find_parts(manifest_dir, corpus)
+    stats_part = cmvn_part(parts)
+    extractor = KaldiMfccHires(config)
+    reports = []
+    for part in parts:
+        feats_dir = fbank_dir / f"{corpus}_feats_{part}"
+        cuts_path = fbank_dir / f"{corpus}_cuts_{part}.jsonl.gz"
+        cmvn_path = fbank_dir / f"{corpus}_cmvn.json"
+        if is_done(feats_dir):
+            logging.info(f"{corpus} {part}: already done ({feats_dir}/.done), nothing to do")
+            continue
+        if feats_dir.exists():
+            logging.info(f"{corpus} {part}: removing the unfinished {feats_dir}")
+            shutil.rmtree(feats_dir)
+        report = PartReport(part)
+        recordings = load_manifest(manifest_dir / f"{corpus}_recordings_{part}.jsonl.gz")
+        supervisions = load_manifest(manifest_dir / f"{corpus}_supervisions_{part}.jsonl.gz")
+        perturb = speed_perturb and part == stats_part
+        cuts = make_part_cuts(
+            recordings, supervisions, config.sampling_rate, min_duration, perturb, report, nj
+        )
+        if len(cuts) == 0:
+            raise UserError(f"{corpus} {part}: no usable cut (see the skipped list in the log)")
+        logging.info(
+            f"{corpus} {part}: {len(cuts)} cuts, {sum(c.duration for c in cuts) / 3600:.2f} h"
+            f"{', incl. speed 0.9/1.1 copies' if perturb else ''} -> {feats_dir}"
+        )
+        feats_dir.mkdir(parents=True)
+        cuts = cuts.compute_and_store_features(
+            extractor=extractor,
+            storage_path=feats_dir,
+            num_jobs=nj,
+            storage_type=feature_writer_type(),
+        )
+        cuts = CutSet.from_cuts(sorted(cuts, key=lambda c: c.id))
+        report.num_cuts = len(cuts)
+        with atomic_path(cuts_path) as tmp:
+            cuts.to_file(tmp)
+        if part == stats_part:
+            cmvn = accumulate_cmvn(cuts, extractor.feature_dim(config.sampling_rate))
+            cmvn.save(cmvn_path)
+            logging.info(f"{corpus}: global CMVN over {cmvn.count} frames of {part} -> {cmvn_path}")
+        write_skipped(fbank_dir / "log" / f"{corpus}_{part}_skipped.txt", report)
+        mark_done(feats_dir)
+        reports.append(report)
+    return reports
+
+
+def write_skipped(path: Path, report: PartReport) -> None:
+    """Log the count and write the list of skipped items (id<TAB>reason)."""
+    n = len(report.skipped)
+    if n:
+        logging.warning(f"{report.part}: skipped {n} item(s), listed in {path}")
+        for item, why in report.skipped:
+            logging.warning(f"  skipped {item}: {why}")
+    else:
+        logging.info(f"{report.part}: kept {report.num_cuts} cuts, skipped none")
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(f"{item}\t{why}\n" for item, why in report.skipped))

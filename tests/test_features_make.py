@@ -1,0 +1,124 @@
+"""steps/make_mfcc.sh end to end on a tiny real-speech manifest, with a corrupt wav among it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from lhotse import (
+    AudioSource,
+    Recording,
+    RecordingSet,
+    SupervisionSegment,
+    SupervisionSet,
+    load_manifest,
+)
+
+from asr2emo.features.cmvn import GlobalCmvn
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / ".." / "shared" / "data"
+WAVS = [
+    DATA / "urdu" / "Angry" / "SM1_F10_A010.wav",
+    (
+        DATA / "urdu" / "Sad" / sorted(os.listdir(DATA / "urdu" / "Sad"))[0]
+        if (DATA / "urdu" / "Sad").is_dir()
+        else DATA
+    ),
+    DATA / "yesno" / "waves_yesno" / "0_0_0_1_0_1_1_0.wav",
+]
+DEV_WAV = DATA / "yesno" / "waves_yesno" / "1_1_1_1_1_1_1_1.wav"
+
+pytestmark = pytest.mark.skipif(not WAVS[0].is_file(), reason="../shared/data is not available")
+
+
+def write_part(manifests: Path, part: str, recordings: list) -> None:
+    sups = [
+        SupervisionSegment(id=f"{r.id}-0", recording_id=r.id, start=0, duration=r.duration)
+        for r in recordings
+    ]
+    RecordingSet.from_recordings(recordings).to_file(manifests / f"tiny_recordings_{part}.jsonl.gz")
+    SupervisionSet.from_segments(sups).to_file(manifests / f"tiny_supervisions_{part}.jsonl.gz")
+
+
+def run_step(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["steps/make_mfcc.sh", *args], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+
+
+def test_make_mfcc_step(tmp_path: Path) -> None:
+    manifests, fbank = tmp_path / "manifests", tmp_path / "fbank"
+    manifests.mkdir()
+    bad = tmp_path / "corrupt.wav"
+    bad.write_bytes(np.random.default_rng(0).bytes(30000))
+    corrupt = Recording(
+        id="corrupt",
+        sources=[AudioSource(type="file", channels=[0], source=str(bad))],
+        sampling_rate=16000,
+        num_samples=16000,
+        duration=1.0,
+    )
+    train = [Recording.from_file(w) for w in WAVS] + [corrupt]
+    write_part(manifests, "train", train)
+    write_part(manifests, "dev", [Recording.from_file(DEV_WAV)])
+
+    args = ["--nj", "2", "--config", "conf/mini/mfcc_hires.conf", "--speed-perturb", "true"]
+    res = run_step(*args, str(manifests), "tiny", str(fbank))
+    assert res.returncode == 0, res.stderr
+
+    train_cuts = load_manifest(fbank / "tiny_cuts_train.jsonl.gz")
+    dev_cuts = load_manifest(fbank / "tiny_cuts_dev.jsonl.gz")
+    ids = sorted(c.id for c in train_cuts)
+    assert len(ids) == 3 * 3  # 3 good recordings x speeds 1.0, 0.9, 1.1; the corrupt one is gone
+    assert (
+        sum(i.endswith("_sp0.9") for i in ids) == 3 and sum(i.endswith("_sp1.1") for i in ids) == 3
+    )
+    assert not any("corrupt" in i for i in ids)
+    assert len(dev_cuts) == 1
+    for cut in list(train_cuts) + list(dev_cuts):
+        assert cut.sampling_rate == 16000 and cut.num_features == 40
+        feats = cut.load_features()
+        assert feats.shape == (cut.num_frames, 40) and np.isfinite(feats).all()
+    # speed 0.9 makes the cut 1/0.9 times longer
+    base = next(c for c in train_cuts if c.id.startswith("SM1_F10") and "_sp" not in c.id)
+    slow = next(c for c in train_cuts if c.id.startswith("SM1_F10") and c.id.endswith("_sp0.9"))
+    assert abs(slow.duration - base.duration / 0.9) < 0.01
+
+    skipped = (fbank / "log" / "tiny_train_skipped.txt").read_text().splitlines()
+    assert len(skipped) == 1 and skipped[0].startswith("corrupt\tunreadable audio")
+    assert "skipped 1 item" in res.stderr
+
+    cmvn = GlobalCmvn.load(fbank / "tiny_cmvn.json")
+    frames = np.concatenate([c.load_features() for c in train_cuts])
+    assert cmvn.count == len(frames)
+    np.testing.assert_allclose(cmvn.mean, frames.mean(0), rtol=1e-5, atol=1e-4)
+
+    # rerun: a no-op that says so
+    mtime = (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns
+    res = run_step(*args, str(manifests), "tiny", str(fbank))
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("already done") == 2
+    assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
+
+    # a part killed mid-way (no .done, leftovers) is redone cleanly; the finished part is kept
+    (fbank / "tiny_feats_dev" / ".done").unlink()
+    (fbank / "tiny_feats_dev" / "junk").write_text("partial")
+    res = run_step(*args, str(manifests), "tiny", str(fbank))
+    assert res.returncode == 0, res.stderr
+    assert not (fbank / "tiny_feats_dev" / "junk").exists()
+    assert (fbank / "tiny_feats_dev" / ".done").is_file()
+    assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
+    assert len(load_manifest(fbank / "tiny_cuts_dev.jsonl.gz")) == 1
+
+
+def test_make_mfcc_usage_errors(tmp_path: Path) -> None:
+    res = run_step(str(tmp_path), "tiny")
+    assert res.returncode != 0 and "Usage" in res.stderr
+    res = run_step(str(tmp_path), "tiny", str(tmp_path / "fbank"))
+    assert res.returncode == 1
+    assert "no 'tiny_recordings_<part>.jsonl.gz'" in res.stderr
+    assert "Traceback" not in res.stderr
