@@ -8,9 +8,11 @@ line and exit status 1, not a traceback.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import sys
+from pathlib import Path
 from typing import List, Optional
 
 import asr2emo.bin
@@ -27,8 +29,10 @@ def list_verbs() -> List[str]:
 
 
 def _summary(verb: str) -> str:
-    module = importlib.import_module(f"asr2emo.bin.{verb.replace('-', '_')}")
-    return (module.__doc__ or "").strip().splitlines()[0] if module.__doc__ else ""
+    """First docstring line of the verb's module, read without importing it (imports are heavy)."""
+    path = Path(asr2emo.bin.__path__[0]) / f"{verb.replace('-', '_')}.py"
+    doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
 def usage() -> str:
