@@ -1,1 +1,1 @@
-"""Acoustic features: Kaldi hires MFCC (kaldi-native-fbank as a lhotse extractor) and global CMVN."""
+"""Acoustic features: Kaldi hires MFCC (kaldi-native-fbank in lhotse) and global CMVN."""

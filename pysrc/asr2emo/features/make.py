@@ -67,7 +67,7 @@ def cmvn_part(parts: Sequence[str]) -> str:
 
 
 def _safe_message(e: Exception) -> str:
-    """First line of an exception's message; lhotse re-raises LibsndfileError with a broken str()."""
+    """First line of an exception's message; (lhotse breaks LibsndfileError's str())."""
     try:
         text = str(e)
     except Exception:
@@ -110,7 +110,7 @@ def make_part_cuts(
     report: PartReport,
     nj: int,
 ) -> CutSet:
-    """One cut per supervision of the usable recordings, at ``sampling_rate``, perturbed if asked."""
+    """One cut per supervision of the usable recordings at ``sampling_rate``; maybe perturbed."""
     bad = check_recordings(recordings, nj)
     for rid, why in sorted(bad.items()):
         report.skipped.append((rid, why))

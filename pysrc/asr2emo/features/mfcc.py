@@ -87,7 +87,7 @@ def _knf_mfcc(samples: np.ndarray, opts: knf.MfccOptions, sampling_rate: int) ->
 
 @register_extractor
 class KaldiMfccHires(FeatureExtractor):
-    """40-dim hires MFCC (Kaldi semantics) from kaldi-native-fbank; store with LilcomChunkyWriter."""
+    """40-dim hires MFCC (Kaldi semantics) by kaldi-native-fbank, for lhotse pipelines."""
 
     name = "kaldi-mfcc-hires"
     config_type = KaldiMfccHiresConfig
@@ -107,7 +107,8 @@ class KaldiMfccHires(FeatureExtractor):
         """``samples``: ``(N,)`` or ``(1, N)`` floats in [-1, 1] at the configured rate."""
         if sampling_rate != self.config.sampling_rate:
             raise ValueError(
-                f"KaldiMfccHires expects {self.config.sampling_rate} Hz audio, got {sampling_rate} Hz;"
+                f"KaldiMfccHires expects {self.config.sampling_rate} Hz audio, got {sampling_rate}"
+                " Hz;"
                 " resample first (cut.resample / recording.resample)"
             )
         samples = np.asarray(samples)
@@ -121,7 +122,8 @@ class KaldiMfccHires(FeatureExtractor):
         feats = _knf_mfcc(scaled, self._opts, sampling_rate)
         if feats.shape[0] == 0:
             raise ValueError(
-                f"audio of {len(samples)} samples is shorter than one {self.config.frame_length} s frame"
+                f"audio of {len(samples)} samples is shorter than one frame"
+                f" ({self.config.frame_length} s)"
             )
         if self.config.pad_to_lhotse:
             n = compute_num_frames(len(samples) / sampling_rate, self.frame_shift, sampling_rate)
