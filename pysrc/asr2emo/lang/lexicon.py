@@ -135,7 +135,7 @@ def add_disambig_symbols(entries: LexiconEntries) -> Tuple[LexiconEntries, int]:
 
 
 def make_phone_table(entries: LexiconEntries, max_disambig: int) -> Dict[str, int]:
-    """``<eps>``=0 (also the CTC blank), real phones sorted (SIL and SPN always present), ``#0..#K``."""
+    """``<eps>``=0 (also the CTC blank), real phones sorted (with SIL and SPN), ``#0..#K``."""
     phones = {p for _, pron in entries for p in pron} | {SIL, SPN}
     bad = [p for p in phones if p.startswith("#") or p == EPS]
     if bad:
@@ -218,7 +218,7 @@ def lexicon_fst(
 
 
 def _fst_from_arcs(arcs: Sequence[Tuple[int, int, int, int, float]], final: int) -> k2.Fsa:
-    """A k2 transducer from ``(src, dst, label, aux_label, score)`` arcs; ``final`` is the last state."""
+    """A k2 transducer from ``(src, dst, label, aux_label, score)`` arcs; final state ``final``."""
     arcs = sorted(arcs, key=lambda a: a[0])
     lines = [f"{s} {d} {i} {o} {w:.8g}" for s, d, i, o, w in arcs]
     lines.append(str(final))
@@ -226,7 +226,7 @@ def _fst_from_arcs(arcs: Sequence[Tuple[int, int, int, int, float]], final: int)
 
 
 def words_to_phones(words: Sequence[str], lexicon: Lexicon, unk: str = UNK) -> Optional[List[str]]:
-    """First pronunciation of each word (OOV -> ``unk``'s); None when ``unk`` is not in the lexicon."""
+    """First pronunciation of each word (OOV -> ``unk``'s); None when ``unk`` has none."""
     phones: List[str] = []
     for w in words:
         prons = lexicon.get(w) or lexicon.get(unk)
