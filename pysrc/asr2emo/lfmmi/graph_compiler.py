@@ -1,0 +1,91 @@
+"""Numerator and denominator graphs for LF-MMI with k2 (CTC topology over phones).
+
+Topology choice: **CTC** (``k2.ctc_topo`` over the phones, network output 0 = blank), as icefall's
+MMI recipes (``MmiTrainingGraphCompiler``: ctc_topo o P for the denominator, ctc_topo o P o
+transcript for the numerator). Why not Kaldi's chain topology (one state with a self-loop per
+phone, biphone-clustered pdfs)? The chain topology needs context-dependent tree building from
+alignments (a GMM system we do not have) to work well; with monophones, the CTC topology with a
+shared blank is the robust choice known to train from scratch with k2 LF-MMI, and the decoding
+graph is then the standard icefall ``HLG``. Frame subsampling 3 is handled by the model; the
+topology allows one output frame per phone at minimum.
+
+The numerator is ``ctc_topo o P o L(transcript)``: it contains the same P scores as the
+denominator ``ctc_topo o P``, so every numerator path is a denominator path with weight at most
+its denominator weight (L's silence probabilities are <= 1), hence num <= den (Kaldi chain also
+puts the LM in the numerator via the normalization FST).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import List, Tuple
+
+import k2
+import torch
+
+from asr2emo.lang.graphs import load_fsa
+from asr2emo.lang.lexicon import read_symbol_table
+from asr2emo.lang.prepare import read_lang_info
+from asr2emo.utils.errors import UserError
+
+
+class MmiGraphCompiler:
+    """LF-MMI graphs from a lang directory (``L.pt``, ``P.pt``, ``words.txt``, ``lang.json``)."""
+
+    def __init__(
+        self, lang_dir: Path | str, device: torch.device | str = "cpu", oov: str = "<unk>"
+    ):
+        self.lang_dir = Path(lang_dir)
+        self.device = torch.device(device)
+        info = read_lang_info(self.lang_dir)
+        if info.get("topology") != "ctc":
+            raise UserError(f"{lang_dir}: unsupported topology '{info.get('topology')}'")
+        self.num_outputs: int = int(info["num_outputs"])
+        self.words = read_symbol_table(self.lang_dir / "words.txt")
+        if oov not in self.words:
+            raise UserError(f"{lang_dir}: OOV word '{oov}' is not in words.txt")
+        self.oov_id = self.words[oov]
+        L = load_fsa(self.lang_dir / "L.pt")
+        self.L_inv = k2.arc_sort(L.invert()).to(self.device)
+        P = load_fsa(self.lang_dir / "P.pt")
+        self.ctc_topo = k2.arc_sort(k2.ctc_topo(self.num_outputs - 1, modified=False)).to(
+            self.device
+        )
+        self.den_graph = self._build_ctc_topo_P(P)
+        logging.info(
+            f"den graph (ctc_topo o P): {self.den_graph.shape[0]} states, "
+            f"{self.den_graph.num_arcs} arcs; {self.num_outputs} outputs"
+        )
+
+    def _build_ctc_topo_P(self, P: k2.Fsa) -> k2.Fsa:
+        """ctc_topo o P: labels = network outputs, aux_labels = phones (P is epsilon-free)."""
+        P = k2.arc_sort(P).to(self.device)
+        P_loops = k2.add_epsilon_self_loops(P)
+        topo_inv = k2.arc_sort(self.ctc_topo.invert())
+        den = k2.intersect(topo_inv, P_loops, treat_epsilons_specially=False).invert()
+        return k2.arc_sort(k2.connect(den))
+
+    def word_ids(self, texts: List[str]) -> List[List[int]]:
+        return [[self.words.get(w, self.oov_id) for w in t.split()] for t in texts]
+
+    def transcript_fsa(self, texts: List[str]) -> k2.Fsa:
+        """Phone acceptors (with silence options and alternatives) of the transcripts via L."""
+        fsa = k2.add_epsilon_self_loops(k2.linear_fsa(self.word_ids(texts), self.device))
+        trans = k2.intersect(self.L_inv, fsa, treat_epsilons_specially=False).invert_()
+        del trans.aux_labels
+        trans = k2.remove_epsilon_and_add_self_loops(k2.connect(trans))
+        return k2.arc_sort(trans)
+
+    def compile(self, texts: List[str]) -> Tuple[k2.Fsa, k2.Fsa]:
+        """(numerator graphs, one per text; denominator graph as an FsaVec of one FSA)."""
+        trans = self.transcript_fsa(texts)
+        num = k2.compose(self.den_graph, trans, treat_epsilons_specially=False)
+        num = k2.arc_sort(k2.connect(num))
+        return num, k2.create_fsa_vec([self.den_graph])
+
+    def compile_ctc(self, texts: List[str]) -> k2.Fsa:
+        """Plain CTC graphs ctc_topo o L(transcript) (no phone LM), for the CTC regularizer."""
+        trans = self.transcript_fsa(texts)
+        graph = k2.compose(self.ctc_topo, trans, treat_epsilons_specially=False)
+        return k2.arc_sort(k2.connect(graph))
