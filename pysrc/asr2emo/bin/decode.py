@@ -1,0 +1,132 @@
+"""Stage 5: decode cuts with HLG (1-best), write hypotheses, per-utterance errors and the WER.
+
+Reads a trained model directory (``asr2emo train-lfmmi``: ``final.pt``), a lang directory
+(``HLG.pt``, ``words.txt``) and cuts with features and i-vectors; writes ``DECODE_DIR/hyp.txt``
+(``cut_id<TAB>words``), ``errs.txt`` (per-utterance alignments), ``wer.txt`` (Kaldi's
+``%WER x [ errors / words, i ins, d del, s sub ]``), ``decode.json`` (counts and real-time factor)
+and ``.done`` last.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import torch
+from lhotse import CutSet
+from tqdm import tqdm
+
+from asr2emo.lang.prepare import read_lang_info
+from asr2emo.lfmmi.decode import (
+    alignment_lines,
+    compute_wer,
+    decode_one_best,
+    format_wer,
+    load_hlg,
+)
+from asr2emo.utils.config import ConfArgumentParser, str2bool
+from asr2emo.utils.errors import UserError
+from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.logging import setup_logging
+
+
+def get_parser() -> ConfArgumentParser:
+    p = ConfArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    p.add_argument("--search-beam", type=float, default=20.0, help="intersect_dense_pruned beam")
+    p.add_argument("--output-beam", type=float, default=8.0, help="lattice beam")
+    p.add_argument("--min-active-states", type=int, default=30)
+    p.add_argument("--max-active-states", type=int, default=10000)
+    p.add_argument("--max-duration", type=float, default=100.0, help="seconds of audio per batch")
+    p.add_argument(
+        "--require-ivectors",
+        type=str2bool,
+        default=True,
+        help="false: cuts without i-vectors get zeros (tests only)",
+    )
+    p.add_argument("--log-file", default=None, help="also log to this file")
+    p.add_argument("model_dir", type=Path, help="model directory (final.pt) or checkpoint")
+    p.add_argument("lang_dir", type=Path, help="lang directory with HLG.pt")
+    p.add_argument("cuts", type=Path, help="cuts with features (and i-vectors)")
+    p.add_argument("decode_dir", type=Path, help="output directory")
+    return p
+
+
+def main(args) -> int:
+    setup_logging(args.log_file)
+    if is_done(args.decode_dir):
+        logging.info(f"{args.decode_dir} is complete (.done); nothing to do")
+        return 0
+    torch.set_num_threads(1)
+    from asr2emo.model import load_model
+    from asr2emo.model.dataset import AsrDataset, make_sampler
+
+    device = torch.device(args.device)
+    if not args.cuts.is_file():
+        raise UserError(f"cuts '{args.cuts}' do not exist")
+    info = read_lang_info(args.lang_dir)
+    if not (args.lang_dir / "HLG.pt").is_file():
+        raise UserError(f"{args.lang_dir} has no HLG.pt (built with --build-hlg=false?)")
+    model = load_model(args.model_dir, device)
+    if int(model.info["num_outputs"]) != int(info["num_outputs"]):
+        raise UserError(
+            f"model has {model.info['num_outputs']} outputs but {args.lang_dir} has "
+            f"{info['num_outputs']}: model and lang directory do not match"
+        )
+    HLG = load_hlg(args.lang_dir, device)
+    cuts = CutSet.from_file(args.cuts)
+    iv = model.info.get("ivector", {})
+    dataset = AsrDataset(int(iv.get("dim", 0)), int(iv.get("period", 10)), args.require_ivectors)
+    sampler = make_sampler(cuts, args.max_duration, False, False, 1, 0)
+    hyps, refs = {}, {}
+    audio_sec, t0 = 0.0, time.time()
+    with torch.no_grad():
+        for batch_cuts in tqdm(sampler, desc="decode", unit="batch"):
+            batch = dataset[batch_cuts]
+            audio_sec += sum(c.duration for c in batch_cuts)
+            log_probs, out_lens = model(
+                batch["feats"].to(device),
+                batch["ivectors"].to(device),
+                batch["feat_lens"].to(device),
+            )
+            out_lens = out_lens.cpu()
+            order = torch.argsort(out_lens, descending=True, stable=True)
+            segs = torch.stack([order, torch.zeros_like(order), out_lens[order]], 1).to(torch.int32)
+            words = decode_one_best(
+                log_probs,
+                segs,
+                HLG,
+                search_beam=args.search_beam,
+                output_beam=args.output_beam,
+                min_active_states=args.min_active_states,
+                max_active_states=args.max_active_states,
+            )
+            for i, w in zip(order.tolist(), words):
+                hyps[batch["cut_ids"][i]] = w
+                refs[batch["cut_ids"][i]] = batch["texts"][i].split()
+    elapsed = time.time() - t0
+    ids = sorted(hyps)
+    stats = compute_wer([refs[i] for i in ids], [hyps[i] for i in ids])
+    stats["rtf"] = elapsed / max(audio_sec, 1e-9)
+    stats["audio_seconds"] = audio_sec
+    write_results(args.decode_dir, ids, refs, hyps, stats)
+    logging.info(f"{format_wer(stats)} ({len(ids)} utterances, RTF {stats['rtf']:.3f})")
+    mark_done(args.decode_dir)
+    return 0
+
+
+def write_results(decode_dir: Path, ids, refs, hyps, stats) -> None:
+    decode_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(decode_dir / "hyp.txt") as tmp:
+        tmp.write_text("".join(f"{i}\t{' '.join(hyps[i])}\n" for i in ids))
+    with atomic_path(decode_dir / "errs.txt") as tmp:
+        lines = [format_wer(stats), ""]
+        for i in ids:
+            lines += alignment_lines(i, refs[i], hyps[i]) + [""]
+        tmp.write_text("\n".join(lines))
+    with atomic_path(decode_dir / "decode.json") as tmp:
+        tmp.write_text(json.dumps(stats, indent=2) + "\n")
+    with atomic_path(decode_dir / "wer.txt") as tmp:
+        tmp.write_text(format_wer(stats) + "\n")

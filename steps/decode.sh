@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Stage 5: 1-best HLG decoding of a cut set with a trained TDNN-F, WER with kaldialign.
+# Writes <decode-dir>/{wer.txt,errs.txt,hyp.txt,decode.json,.done}.
+set -euo pipefail
+
+device=cpu
+config=
+help_message="Usage: $0 [options] <model-dir> <lang-dir> <cuts> <decode-dir>
+  e.g.: $0 --config conf/decode.conf exp/tdnnf data/lang data/fbank/tedlium2_cuts_test_ivec.jsonl.gz exp/tdnnf/decode_test
+Options:
+  --device DEV        cpu, cuda or cuda:N (default: $device)
+  --config FILE       conf/decode.conf-style file, passed to 'asr2emo decode'
+                      (its keys: --search-beam --output-beam --min-active-states
+                       --max-active-states --max-duration)"
+
+# --config is the python tool's (its keys are not shell options): take it out before parsing.
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --config) [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 1; }; config=$2; shift 2 ;;
+    --config=*) config=${1#--config=}; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+set -- ${args[@]+"${args[@]}"}
+
+. utils/lib.sh
+. utils/parse_options.sh
+
+if [ $# -ne 4 ]; then
+  echo "$help_message" >&2
+  exit 1
+fi
+model_dir=$1
+lang_dir=$2
+cuts=$3
+decode_dir=$4
+[ -e "$model_dir" ] || die "model '$model_dir' does not exist (run stage 4)"
+[ -f "$lang_dir/HLG.pt" ] || die "lang dir '$lang_dir' has no HLG.pt (run stage 1)"
+[ -f "$cuts" ] || die "cuts '$cuts' do not exist"
+[ -z "$config" ] || [ -f "$config" ] || die "config file '$config' does not exist"
+
+. ./path.sh
+
+if is_done "$decode_dir"; then
+  log "$decode_dir is complete: $(cat "$decode_dir/wer.txt")"
+  exit 0
+fi
+mkdir -p "$decode_dir/log"
+log "decode: $cuts -> $decode_dir (log: $decode_dir/log/decode.log)"
+asr2emo decode ${config:+--config "$config"} --device "$device" \
+  --log-file "$decode_dir/log/decode.log" "$model_dir" "$lang_dir" "$cuts" "$decode_dir"
+log "$(cat "$decode_dir/wer.txt")"
