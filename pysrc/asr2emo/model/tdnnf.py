@@ -1,0 +1,342 @@
+"""The TDNN-F acoustic model of Kaldi ``tedlium/s5_r2`` ``tdnn_1g`` (DESIGN.md section 7).
+
+input: Append(t-1, t, t+1) of CMVN-normalized 40-dim MFCC + the 100-dim online i-vector of the
+frame -> ``lda`` (affine, identity-initialized, learned) -> ``tdnn1`` (affine + relu + batchnorm)
+-> ``tdnnf2`` .. ``tdnnf13`` (factorized TDNN, bypass 0.66, strides 1,1,1,0,3,...) ->
+``prefinal`` (1024 -> 256) -> ``output`` (256 -> num_outputs, log-softmax).
+
+Frame subsampling (3) is done exactly as in Kaldi: the layers whose strides are multiples of the
+factor only ever need frames at multiples of it, so the sequence is subsampled right before the
+first of them and they run at the low rate (tdnnf5's stride 0 is a 1x1 layer; tdnnf6..13 run with
+stride 1 at 30 ms). All convolutions are valid: :meth:`TdnnfModel.forward` pads each sequence with
+copies of its first/last frame (``left_context``/``right_context`` frames), Kaldi's edge rule.
+
+CMVN is a pair of buffers inside the model, so callers pass raw MFCC and a saved model is
+self-contained. Every layer is addressable by name (:attr:`TdnnfModel.layer_names`) for the
+bottleneck extraction of stage 7.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from asr2emo.model.layers import (
+    ContinuousDropout,
+    PrefinalLayer,
+    TdnnfLayer,
+    TdnnLayer,
+    parse_schedule,
+    schedule_value,
+)
+from asr2emo.utils.config import ConfArgumentParser, int_list
+from asr2emo.utils.errors import UserError
+
+
+@dataclass
+class TdnnfConfig:
+    """Topology hyper-parameters (``conf/tdnnf.conf``); defaults are the paper's tdnn_1g."""
+
+    feat_dim: int = 40
+    ivector_dim: int = 100
+    ivector_period: int = 10  # feature frames per i-vector (0.1 s / 10 ms)
+    splice: List[int] = field(default_factory=lambda: [-1, 0, 1])
+    num_layers: int = 13
+    hidden_dim: int = 1024
+    bottleneck_dim: int = 128
+    prefinal_dim: int = 256
+    bypass_scale: float = 0.66
+    time_strides: List[int] = field(default_factory=lambda: [1, 1, 1, 0] + [3] * 8)
+    frame_subsampling_factor: int = 3
+    dropout_schedule: str = "0,0@0.20,0.5@0.50,0"
+
+    def __post_init__(self) -> None:
+        if len(self.time_strides) != self.num_layers - 1:
+            raise UserError(
+                f"tdnnf config: --time-strides has {len(self.time_strides)} values, "
+                f"--num-layers={self.num_layers} needs {self.num_layers - 1} (tdnnf2..)"
+            )
+        if sorted(self.splice) != self.splice or 0 not in self.splice:
+            raise UserError(
+                f"tdnnf config: --splice must be increasing and hold 0, got {self.splice}"
+            )
+        try:
+            parse_schedule(self.dropout_schedule)
+        except ValueError as e:
+            raise UserError(f"tdnnf config: {e}")
+
+    @property
+    def subsample_index(self) -> int:
+        """Index in ``time_strides`` of the first layer run at the low frame rate."""
+        f = self.frame_subsampling_factor
+        i = len(self.time_strides)
+        while i > 0 and self.time_strides[i - 1] % f == 0:
+            i -= 1
+        return i
+
+    @property
+    def left_context(self) -> int:
+        return -self.splice[0] + sum(self.time_strides)
+
+    @property
+    def right_context(self) -> int:
+        return self.splice[-1] + sum(self.time_strides)
+
+
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """The keys of ``conf/tdnnf.conf``."""
+    d = TdnnfConfig()
+    parser.add_argument("--feat-dim", type=int, default=d.feat_dim)
+    parser.add_argument("--ivector-dim", type=int, default=d.ivector_dim)
+    parser.add_argument(
+        "--ivector-period",
+        type=int,
+        default=d.ivector_period,
+        help="feature frames per i-vector (0.1 s i-vectors on 10 ms frames: 10)",
+    )
+    parser.add_argument(
+        "--splice",
+        type=int_list,
+        default=d.splice,
+        help="input frame offsets appended before the lda affine",
+    )
+    parser.add_argument(
+        "--num-layers", type=int, default=d.num_layers, help="tdnn1 + tdnnf2..tdnnfN"
+    )
+    parser.add_argument("--hidden-dim", type=int, default=d.hidden_dim)
+    parser.add_argument("--bottleneck-dim", type=int, default=d.bottleneck_dim)
+    parser.add_argument("--prefinal-dim", type=int, default=d.prefinal_dim)
+    parser.add_argument("--bypass-scale", type=float, default=d.bypass_scale)
+    parser.add_argument(
+        "--time-strides",
+        type=int_list,
+        default=d.time_strides,
+        help="strides of tdnnf2..tdnnfN in 10 ms frames (0 = no context)",
+    )
+    parser.add_argument("--frame-subsampling-factor", type=int, default=d.frame_subsampling_factor)
+    parser.add_argument(
+        "--dropout-schedule",
+        default=d.dropout_schedule,
+        help="Kaldi schedule value[@progress],...; piecewise linear",
+    )
+
+
+def read_model_config(path: Optional[str]) -> TdnnfConfig:
+    """Read ``conf/tdnnf.conf`` (unknown keys are an error naming the valid ones)."""
+    parser = ConfArgumentParser(prog="tdnnf config", add_help=False)
+    add_model_args(parser)
+    args = parser.parse_args(["--config", path] if path else [])
+    return config_from_args(args)
+
+
+def config_from_args(args: argparse.Namespace) -> TdnnfConfig:
+    keys = TdnnfConfig.__dataclass_fields__.keys()
+    return TdnnfConfig(**{k: getattr(args, k) for k in keys if hasattr(args, k)})
+
+
+class TdnnfModel(nn.Module):
+    """TDNN-F with named layers; see the module docstring."""
+
+    def __init__(self, config: TdnnfConfig, num_outputs: int) -> None:
+        super().__init__()
+        self.config = config
+        self.num_outputs = num_outputs
+        c = config
+        in_dim = len(c.splice) * c.feat_dim + c.ivector_dim
+        self.register_buffer("cmvn_mean", torch.zeros(c.feat_dim))
+        self.register_buffer("cmvn_std", torch.ones(c.feat_dim))
+        self.lda = nn.Conv1d(in_dim, in_dim, kernel_size=1)
+        with torch.no_grad():
+            self.lda.weight.copy_(torch.eye(in_dim).unsqueeze(-1))
+            self.lda.bias.zero_()
+        self.layers = nn.ModuleDict()
+        self.layers["tdnn1"] = TdnnLayer(in_dim, c.hidden_dim)
+        f = c.frame_subsampling_factor
+        for i, stride in enumerate(c.time_strides):
+            low_rate = i >= c.subsample_index
+            self.layers[f"tdnnf{i + 2}"] = TdnnfLayer(
+                c.hidden_dim, c.bottleneck_dim, stride // f if low_rate else stride, c.bypass_scale
+            )
+        self.layers["prefinal"] = PrefinalLayer(c.hidden_dim, c.prefinal_dim)
+        self.layers["output"] = nn.Conv1d(c.prefinal_dim, num_outputs, kernel_size=1)
+        self._dropout_points = parse_schedule(c.dropout_schedule)
+
+    # ----------------------------------------------------------------- naming and sizes
+    @property
+    def layer_names(self) -> List[str]:
+        return list(self.layers.keys())
+
+    @property
+    def left_context(self) -> int:
+        return self.config.left_context
+
+    @property
+    def right_context(self) -> int:
+        return self.config.right_context
+
+    def layer_dim(self, layer: str) -> int:
+        if layer == "output":
+            return self.num_outputs
+        if layer == "prefinal":
+            return self.config.prefinal_dim
+        return self.config.hidden_dim
+
+    def num_params(self, trainable_only: bool = True) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def check_layer(self, layer: str) -> None:
+        if layer not in self.layers:
+            raise UserError(f"unknown layer '{layer}'; valid layers: {', '.join(self.layer_names)}")
+
+    def set_cmvn(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.cmvn_mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.cmvn_std.copy_(torch.as_tensor(std, dtype=torch.float32).clamp(min=1e-5))
+
+    # ----------------------------------------------------------------- training helpers
+    def set_dropout(self, progress: float) -> float:
+        """Set every dropout to the schedule's value at training ``progress`` in [0, 1]."""
+        p = schedule_value(self._dropout_points, progress)
+        for m in self.modules():
+            if isinstance(m, ContinuousDropout):
+                m.p = p
+        return p
+
+    def constrain_orthonormal(self) -> None:
+        """One semi-orthogonal update of every factorized weight (Kaldi ConstrainOrthonormal)."""
+        for m in self.modules():
+            if isinstance(m, (TdnnfLayer, PrefinalLayer)):
+                m.constrain_orthonormal()
+
+    # ----------------------------------------------------------------- computation
+    def num_output_frames(self, num_frames: torch.Tensor | int):
+        f = self.config.frame_subsampling_factor
+        return (num_frames + f - 1) // f
+
+    def gather_input(
+        self,
+        feats: torch.Tensor,
+        ivectors: torch.Tensor,
+        lens: torch.Tensor,
+        start: int = 0,
+        num_out: Optional[int] = None,
+    ) -> torch.Tensor:
+        """Padded network input ``(N, in_dim, T')`` for output frames ``start .. start+num_out``.
+
+        ``start`` is in output frames. Input frames outside a sequence are copies of its
+        first/last frame; the i-vector of frame t is ``ivectors[min(t // period, T_iv - 1)]``.
+        """
+        c = self.config
+        f = c.frame_subsampling_factor
+        if num_out is None:
+            num_out = int(self.num_output_frames(int(lens.max())))
+        t0 = start * f - self.left_context
+        width = (num_out - 1) * f + 1 + self.left_context + self.right_context
+        t = torch.arange(t0, t0 + width, device=feats.device)
+        N = feats.shape[0]
+        last = (lens.to(feats.device) - 1).clamp(min=0).unsqueeze(1)
+        idx = torch.minimum(t.clamp(min=0).unsqueeze(0).expand(N, -1), last)  # (N, W)
+        x = torch.gather(feats, 1, idx.unsqueeze(-1).expand(-1, -1, feats.shape[2]))
+        x = (x - self.cmvn_mean) / self.cmvn_std
+        iv_idx = (idx // c.ivector_period).clamp(max=ivectors.shape[1] - 1)
+        iv = torch.gather(ivectors, 1, iv_idx.unsqueeze(-1).expand(-1, -1, ivectors.shape[2]))
+        W = width - c.splice[-1] + c.splice[0]
+        spliced = [x[:, o - c.splice[0] : o - c.splice[0] + W] for o in c.splice]
+        iv = iv[:, -c.splice[0] : -c.splice[0] + W]
+        return torch.cat(spliced + [iv], dim=2).transpose(1, 2)
+
+    def run_layers(self, x: torch.Tensor, upto: str = "output") -> torch.Tensor:
+        """Run the padded input through the layers up to and including ``upto``; (N, C, T_out).
+
+        ``margin`` counts the full-rate frames each side of the wanted output frames that the
+        remaining layers still consume; it is a multiple of the factor at the subsampling point
+        (all later strides are), so there the frames at multiples of the factor are kept.
+        """
+        c = self.config
+        f = c.frame_subsampling_factor
+        x = self.lda(x)
+        margin = sum(c.time_strides)
+        low_rate = False
+        for i, (name, layer) in enumerate(self.layers.items()):
+            if not low_rate and (i - 1 >= c.subsample_index):
+                x = x[:, :, ::f]
+                low_rate = True
+            x = layer(x)
+            if 1 <= i <= len(c.time_strides):
+                margin -= c.time_strides[i - 1]
+            if name == upto:
+                if low_rate:
+                    m = margin // f
+                    return x[:, :, m : x.shape[2] - m]
+                return x[:, :, margin : x.shape[2] - margin : f]
+        raise UserError(f"unknown layer '{upto}'; valid layers: {', '.join(self.layer_names)}")
+
+    def forward(
+        self,
+        feats: torch.Tensor,
+        ivectors: torch.Tensor,
+        feat_lens: Optional[torch.Tensor] = None,
+        layer: str = "output",
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``feats (N, T, feat_dim)`` raw MFCC, ``ivectors (N, T_iv, ivector_dim)``.
+
+        Returns ``(log_probs (N, T_out, num_outputs), out_lens)`` with
+        ``T_out = ceil(T / frame_subsampling_factor)``; with ``layer`` set, that layer's output.
+        """
+        if feat_lens is None:
+            feat_lens = torch.full((feats.shape[0],), feats.shape[1], dtype=torch.int64)
+        out_lens = self.num_output_frames(feat_lens.to(torch.int64))
+        x = self.gather_input(feats, ivectors, feat_lens)
+        y = self.run_layers(x, upto=layer).transpose(1, 2)
+        if layer == "output":
+            y = torch.log_softmax(y, dim=-1)
+        return y, out_lens
+
+    @torch.no_grad()
+    def extract(
+        self,
+        feats: torch.Tensor,
+        ivectors: torch.Tensor,
+        layer: str,
+        feat_lens: Optional[torch.Tensor] = None,
+        chunk_size: int = 0,
+    ) -> torch.Tensor:
+        """Layer ``layer``'s output ``(N, T_out, dim)`` at the subsampled rate (eval mode).
+
+        ``chunk_size`` > 0 computes blocks of that many output frames, each with its own
+        left/right context, so memory stays bounded on long recordings; results equal the
+        whole-utterance computation.
+        """
+        self.check_layer(layer)
+        if feat_lens is None:
+            feat_lens = torch.full((feats.shape[0],), feats.shape[1], dtype=torch.int64)
+        total = int(self.num_output_frames(int(feat_lens.max())))
+        if chunk_size <= 0 or chunk_size >= total:
+            return self.forward(feats, ivectors, feat_lens, layer=layer)[0]
+        pieces = []
+        for start in range(0, total, chunk_size):
+            n = min(chunk_size, total - start)
+            x = self.gather_input(feats, ivectors, feat_lens, start=start, num_out=n)
+            y = self.run_layers(x, upto=layer).transpose(1, 2)
+            pieces.append(torch.log_softmax(y, dim=-1) if layer == "output" else y)
+        return torch.cat(pieces, dim=1)
+
+
+def build_model(config: TdnnfConfig, num_outputs: int) -> TdnnfModel:
+    """Build the model and log its size (the paper's is about 9-10 M parameters)."""
+    model = TdnnfModel(config, num_outputs)
+    logging.info(
+        f"TDNN-F: {model.num_params():,} parameters ({config.num_layers} layers, "
+        f"hidden {config.hidden_dim}, bottleneck {config.bottleneck_dim}, prefinal "
+        f"{config.prefinal_dim}, {num_outputs} outputs, context -{model.left_context}/"
+        f"+{model.right_context})"
+    )
+    return model
+
+
+def config_to_dict(config: TdnnfConfig) -> Dict:
+    return asdict(config)
