@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import logging
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -250,30 +250,41 @@ class TdnnfModel(nn.Module):
         return torch.cat(spliced + [iv], dim=2).transpose(1, 2)
 
     def run_layers(self, x: torch.Tensor, upto: str = "output") -> torch.Tensor:
-        """Run the padded input through the layers up to and including ``upto``; (N, C, T_out).
+        """Run the padded input up to and including layer ``upto``; ``(N, C, T_out)``."""
+        return self.run_layers_multi(x, [upto])[upto]
+
+    def run_layers_multi(self, x: torch.Tensor, layers: Sequence[str]) -> Dict[str, torch.Tensor]:
+        """Outputs ``(N, C, T_out)`` of several layers in one pass (stops at the deepest).
 
         ``margin`` counts the full-rate frames each side of the wanted output frames that the
         remaining layers still consume; it is a multiple of the factor at the subsampling point
         (all later strides are), so there the frames at multiples of the factor are kept.
         """
+        for layer in layers:
+            self.check_layer(layer)
         c = self.config
         f = c.frame_subsampling_factor
+        wanted = set(layers)
+        out: Dict[str, torch.Tensor] = {}
         x = self.lda(x)
         margin = sum(c.time_strides)
         low_rate = False
         for i, (name, layer) in enumerate(self.layers.items()):
-            if not low_rate and (i - 1 >= c.subsample_index):
+            if not low_rate and i - 1 >= c.subsample_index:
                 x = x[:, :, ::f]
                 low_rate = True
             x = layer(x)
             if 1 <= i <= len(c.time_strides):
                 margin -= c.time_strides[i - 1]
-            if name == upto:
+            if name in wanted:
                 if low_rate:
                     m = margin // f
-                    return x[:, :, m : x.shape[2] - m]
-                return x[:, :, margin : x.shape[2] - margin : f]
-        raise UserError(f"unknown layer '{upto}'; valid layers: {', '.join(self.layer_names)}")
+                    out[name] = x[:, :, m : x.shape[2] - m]
+                else:
+                    out[name] = x[:, :, margin : x.shape[2] - margin : f]
+                if len(out) == len(wanted):
+                    break
+        return out
 
     def forward(
         self,
@@ -305,25 +316,38 @@ class TdnnfModel(nn.Module):
         feat_lens: Optional[torch.Tensor] = None,
         chunk_size: int = 0,
     ) -> torch.Tensor:
-        """Layer ``layer``'s output ``(N, T_out, dim)`` at the subsampled rate (eval mode).
+        """Layer ``layer``'s output ``(N, T_out, dim)`` at the subsampled rate.
 
         ``chunk_size`` > 0 computes blocks of that many output frames, each with its own
         left/right context, so memory stays bounded on long recordings; results equal the
-        whole-utterance computation.
+        whole-utterance computation. Call it in eval mode for frozen-model features.
         """
-        self.check_layer(layer)
+        return self.extract_multi(feats, ivectors, [layer], feat_lens, chunk_size)[layer]
+
+    @torch.no_grad()
+    def extract_multi(
+        self,
+        feats: torch.Tensor,
+        ivectors: torch.Tensor,
+        layers: Sequence[str],
+        feat_lens: Optional[torch.Tensor] = None,
+        chunk_size: int = 0,
+    ) -> Dict[str, torch.Tensor]:
+        """:meth:`extract` for several layers in one pass: ``{layer: (N, T_out, dim)}``."""
+        for layer in layers:
+            self.check_layer(layer)
         if feat_lens is None:
             feat_lens = torch.full((feats.shape[0],), feats.shape[1], dtype=torch.int64)
         total = int(self.num_output_frames(int(feat_lens.max())))
-        if chunk_size <= 0 or chunk_size >= total:
-            return self.forward(feats, ivectors, feat_lens, layer=layer)[0]
-        pieces = []
-        for start in range(0, total, chunk_size):
-            n = min(chunk_size, total - start)
+        step = chunk_size if chunk_size > 0 else total
+        pieces: Dict[str, List[torch.Tensor]] = {layer: [] for layer in layers}
+        for start in range(0, total, max(step, 1)):
+            n = min(step, total - start)
             x = self.gather_input(feats, ivectors, feat_lens, start=start, num_out=n)
-            y = self.run_layers(x, upto=layer).transpose(1, 2)
-            pieces.append(torch.log_softmax(y, dim=-1) if layer == "output" else y)
-        return torch.cat(pieces, dim=1)
+            for layer, y in self.run_layers_multi(x, layers).items():
+                y = y.transpose(1, 2)
+                pieces[layer].append(torch.log_softmax(y, dim=-1) if layer == "output" else y)
+        return {layer: torch.cat(p, dim=1) for layer, p in pieces.items()}
 
 
 def build_model(config: TdnnfConfig, num_outputs: int) -> TdnnfModel:

@@ -1,0 +1,111 @@
+"""Stage 7: frame-level outputs of named TDNN-F layers ("bottlenecks") stored on lhotse cuts.
+
+For each layer, ``<out_dir>/<layer>/cuts.jsonl.gz`` holds the input cuts (supervisions
+unchanged) with a custom ``TemporalArray`` ``bottleneck`` of shape ``(ceil(T / 3), dim)`` at a
+0.03 s frame shift, written by the features engineer's writer choice (``LilcomChunkyWriter``, or
+``NumpyFilesWriter`` when lilcom is missing) under ``<out_dir>/<layer>/feats``; ``.done`` per
+layer. The model runs frozen (eval mode: batchnorm running statistics, no dropout), one cut at a
+time, in chunks of ``chunk_size`` output frames with full left/right context, so the numbers do
+not depend on the chunking (tested).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+from lhotse import CutSet
+from tqdm import tqdm
+
+from asr2emo.model.dataset import load_ivectors
+from asr2emo.model.tdnnf import TdnnfModel
+from asr2emo.utils.errors import UserError
+from asr2emo.utils.io import atomic_path, is_done, mark_done
+
+ARRAY_NAME = "bottleneck"
+
+
+def extract_cut(
+    model: TdnnfModel, cut, layers: Sequence[str], chunk_size: int, device, require_ivectors: bool
+) -> Dict[str, np.ndarray]:
+    """``{layer: (T_out, dim) float32}`` for one cut."""
+    c = model.config
+    feats = np.asarray(cut.load_features(), dtype=np.float32)
+    iv = load_ivectors(cut, feats.shape[0], c.ivector_dim, c.ivector_period, require_ivectors)
+    out = model.extract_multi(
+        torch.from_numpy(feats).unsqueeze(0).to(device),
+        torch.from_numpy(iv).unsqueeze(0).to(device),
+        layers,
+        chunk_size=chunk_size,
+    )
+    return {k: v[0].cpu().numpy().astype(np.float32) for k, v in out.items()}
+
+
+def extract_bottlenecks(
+    model: TdnnfModel,
+    cuts: CutSet,
+    layers: Sequence[str],
+    out_dir: Path | str,
+    chunk_size: int = 500,
+    device: str | torch.device = "cpu",
+    require_ivectors: bool = True,
+) -> List[Path]:
+    """Write ``<out_dir>/<layer>/cuts.jsonl.gz`` for every layer not yet done; return the paths."""
+    from asr2emo.features.storage import feature_writer_type
+
+    out_dir = Path(out_dir)
+    for layer in layers:
+        model.check_layer(layer)
+    todo = [layer for layer in layers if not is_done(out_dir / layer)]
+    for layer in layers:
+        if layer not in todo:
+            logging.info(f"{out_dir / layer} is complete (.done); skipping")
+    if not todo:
+        return [out_dir / layer / "cuts.jsonl.gz" for layer in layers]
+    model.eval()
+    f = model.config.frame_subsampling_factor
+    frame_shift = 0.01 * f
+    writer_type = feature_writer_type()
+    writers, results = {}, {layer: [] for layer in todo}
+    t0, audio = time.time(), 0.0
+    with contextlib.ExitStack() as stack:
+        for layer in todo:
+            (out_dir / layer).mkdir(parents=True, exist_ok=True)
+            writers[layer] = stack.enter_context(
+                writer_type(str(out_dir / layer / "feats"), mode="w")
+            )
+        for cut in tqdm(cuts, desc="bottleneck", unit="cut"):
+            if not cut.has_features:
+                raise UserError(f"cut {cut.id} has no features; run the MFCC stage first")
+            arrays = extract_cut(model, cut, todo, chunk_size, device, require_ivectors)
+            audio += cut.duration
+            for layer, arr in arrays.items():
+                info = writers[layer].store_array(
+                    cut.id, arr, frame_shift=frame_shift, temporal_dim=0, start=cut.start
+                )
+                results[layer].append(_with_array(cut, info))
+    elapsed = time.time() - t0
+    logging.info(
+        f"extracted {', '.join(todo)} for {len(results[todo[0]])} cuts ({audio:.1f} s of audio) "
+        f"in {elapsed:.1f} s: {audio / max(elapsed, 1e-9):.1f} x real time"
+    )
+    for layer in todo:
+        path = out_dir / layer / "cuts.jsonl.gz"
+        with atomic_path(path) as tmp:
+            CutSet.from_cuts(results[layer]).to_file(tmp)
+        mark_done(out_dir / layer)
+    return [out_dir / layer / "cuts.jsonl.gz" for layer in layers]
+
+
+def _with_array(cut, array):
+    """A copy of ``cut`` whose custom ``bottleneck`` is ``array`` (other fields unchanged)."""
+    from copy import deepcopy
+
+    new = deepcopy(cut)
+    setattr(new, ARRAY_NAME, array)
+    return new

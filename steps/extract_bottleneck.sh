@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Stage 7: frame-level outputs of named layers of the frozen TDNN-F over a cut set
+# (asr2emo extract-bottleneck). Writes <out-dir>/<layer>/{cuts.jsonl.gz,feats/,.done}.
+set -euo pipefail
+
+device=cpu
+config=
+help_message="Usage: $0 [options] <model-dir> <in-cuts> <out-dir>
+  e.g.: $0 --config conf/bottleneck.conf exp/tdnnf data/fbank/iemocap_cuts_all_ivec.jsonl.gz exp/bottleneck
+Options:
+  --device DEV        cpu, cuda or cuda:N (default: $device)
+  --config FILE       conf/bottleneck.conf-style file, passed to 'asr2emo extract-bottleneck'
+                      (its keys: --layers=tdnnf12[,tdnnf13,prefinal,...] --chunk-size)"
+
+# --config is the python tool's (its keys are not shell options): take it out before parsing.
+args=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --config) [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 1; }; config=$2; shift 2 ;;
+    --config=*) config=${1#--config=}; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+set -- ${args[@]+"${args[@]}"}
+
+. utils/lib.sh
+. utils/parse_options.sh
+
+if [ $# -ne 3 ]; then
+  echo "$help_message" >&2
+  exit 1
+fi
+model_dir=$1
+in_cuts=$2
+out_dir=$3
+[ -e "$model_dir" ] || die "model '$model_dir' does not exist (run stage 4)"
+[ -f "$in_cuts" ] || die "cuts '$in_cuts' do not exist (run stage 6)"
+[ -z "$config" ] || [ -f "$config" ] || die "config file '$config' does not exist"
+
+. ./path.sh
+
+mkdir -p "$out_dir/log"
+log "extract-bottleneck: $in_cuts -> $out_dir (log: $out_dir/log/extract_bottleneck.log)"
+asr2emo extract-bottleneck ${config:+--config "$config"} --device "$device" \
+  --log-file "$out_dir/log/extract_bottleneck.log" "$model_dir" "$in_cuts" "$out_dir"
+log "done: $out_dir"
