@@ -1,0 +1,147 @@
+"""i-vector extractor on real speech (../shared/data/urdu): EM monotonicity, speaker separation,
+online vs offline, and the online statistics against a plain per-frame reference."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from lhotse import Recording
+
+from asr2emo.features.mfcc import compute_mfcc
+from asr2emo.ivector import IvectorExtractor
+from asr2emo.ivector.extractor import IvectorOptions
+from asr2emo.ivector.train import TrainOptions, pseudo_speakers, train_extractor
+
+URDU = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "urdu"
+
+pytestmark = pytest.mark.skipif(not URDU.is_dir(), reason="../shared/data is not available")
+
+
+@pytest.fixture(scope="module")
+def urdu():
+    """Hires MFCC of up to 6 utterances of each speaker having at least 4 (speaker: SM1, SF2...)."""
+    by_spk = collections.defaultdict(list)
+    for wav in sorted(URDU.glob("*/*.wav")):
+        by_spk[wav.name.split("_")[0]].append(wav)
+    feats, speakers = [], []
+    for spk in sorted(by_spk):
+        if len(by_spk[spk]) < 4:
+            continue
+        for wav in by_spk[spk][:6]:
+            rec = Recording.from_file(wav)
+            feats.append(compute_mfcc(rec.load_audio()[0], rec.sampling_rate))
+            speakers.append(spk)
+    return feats, speakers
+
+
+@pytest.fixture(scope="module")
+def trained(urdu):
+    torch.set_num_threads(1)
+    feats, speakers = urdu
+    opts = TrainOptions(num_gauss=64, ivector_dim=32, num_iters_ubm=6, num_iters=6, subsample=1)
+    return train_extractor(feats, speakers, opts, IvectorOptions())
+
+
+def test_em_objectives_never_decrease(trained) -> None:
+    _, objective = trained
+    ubm, tv = np.array(objective["ubm"]), np.array(objective["tv"])
+    print("UBM avg loglik per iteration:", np.round(ubm, 4))
+    print("T-matrix objective per iteration:", np.round(tv, 4))
+    assert len(ubm) == 7 and len(tv) == 7
+    assert np.all(np.diff(ubm) >= -1e-9 * np.abs(ubm[:-1]))
+    assert np.all(np.diff(tv) >= -1e-9 * np.abs(tv[:-1]))
+    assert ubm[-1] > ubm[0] + 1 and tv[-1] > tv[0] + 1  # EM actually learned something
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+
+
+def test_ivectors_separate_speakers(urdu, trained) -> None:
+    feats, speakers = urdu
+    extractor, _ = trained
+    iv = np.stack([extractor.extract_offline(f) for f in feats])
+    iv = iv - iv.mean(0)
+    iv /= np.linalg.norm(iv, axis=1, keepdims=True)
+    sim = iv @ iv.T
+    spk = np.array(speakers)
+    same = spk[:, None] == spk[None, :]
+    np.fill_diagonal(same, False)
+    within, between = sim[same].mean(), sim[spk[:, None] != spk[None, :]].mean()
+    print(
+        f"{len(set(speakers))} speakers, {len(feats)} utterances: mean cosine within speaker "
+        f"{within:.3f}, between speakers {between:.3f}"
+    )
+    assert within > between + 0.2
+
+
+def test_online_last_period_matches_offline(urdu, trained) -> None:
+    feats, _ = urdu
+    extractor, _ = trained
+    cos = []
+    for f in feats:
+        online = extractor.extract_online(f)
+        assert online.shape == (-(-len(f) // 10), 32)
+        cos.append(cosine(online[-1], extractor.extract_offline(f)))
+    print(f"cosine(last online, offline): min {min(cos):.4f}, mean {np.mean(cos):.4f}")
+    # the last period misses at most 9 of the (>= 150) frames of these utterances
+    assert min(cos) > 0.98 and np.mean(cos) > 0.99
+
+
+def reference_online(extractor: IvectorExtractor, feats: np.ndarray, upto: int) -> np.ndarray:
+    """Plain numpy/loops: i-vector from frames 0..upto (posteriors, stats, L, b per Gaussian)."""
+    x = extractor.transform(torch.as_tensor(feats)).double().numpy()[: upto + 1]
+    w = extractor.ubm.weights.numpy()
+    m, v = extractor.ubm.means.numpy(), extractor.ubm.variances.numpy()
+    T = extractor.T.numpy()
+    o = extractor.opts
+    C, D, R = T.shape
+    N, F = np.zeros(C), np.zeros((C, D))
+    for t in range(len(x)):
+        ll = np.log(w) - 0.5 * (np.log(2 * np.pi * v) + (x[t] - m) ** 2 / v).sum(1)
+        top = np.argsort(-ll)[: o.num_gselect]
+        p = np.exp(ll[top] - ll[top].max())
+        p /= p.sum()
+        p[(p < o.min_post) & (np.arange(len(p)) > 0)] = 0
+        p = p / p.sum() * o.posterior_scale
+        for c, pc in zip(top, p):
+            N[c] += pc
+            F[c] += pc * x[t]
+    L, b = np.eye(R), np.zeros(R)
+    for c in range(C):
+        L += N[c] * T[c].T @ (T[c] / v[c][:, None])
+        b += T[c].T @ ((F[c] - N[c] * m[c]) / v[c])
+    return np.linalg.solve(L, b)
+
+
+def test_online_equals_reference(urdu, trained) -> None:
+    feats, _ = urdu
+    extractor, _ = trained
+    f = feats[0]
+    online = extractor.extract_online(f)
+    for p in (0, 1, 7, len(online) - 1):
+        ref = reference_online(extractor, f, p * 10)
+        np.testing.assert_allclose(online[p], ref, rtol=2e-3, atol=2e-3 * np.abs(ref).max())
+
+
+def test_save_load_roundtrip(tmp_path: Path, urdu, trained) -> None:
+    feats, _ = urdu
+    extractor, _ = trained
+    extractor.save(tmp_path)
+    back = IvectorExtractor.load(tmp_path)
+    np.testing.assert_array_equal(back.extract_online(feats[1]), extractor.extract_online(feats[1]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "final.ie",
+        "final.pca",
+        "final.ubm",
+        "ivector.json",
+    ]
+
+
+def test_pseudo_speakers_pair_within_speaker() -> None:
+    groups = pseudo_speakers(["a", "b", "a", "a", "b", "c"], 2)
+    assert groups == [[0, 2], [3], [1, 4], [5]]
