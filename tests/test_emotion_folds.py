@@ -61,3 +61,15 @@ def test_check_disjoint_speakers_catches_leak():
 def test_too_few_sessions():
     with pytest.raises(UserError):
         make_folds([1, 1], ["a", "b"], seed=0)
+
+
+def test_validation_speaker_has_enough_utterances():
+    sessions = [1] * 4 + [2] * 20 + [2] * 2 + [3] * 3
+    speakers = ["t"] * 4 + ["big"] * 20 + ["tiny"] * 2 + ["s3"] * 3
+    for seed in range(20):
+        f1 = make_folds(sessions, speakers, seed=seed, min_val_utts=10)[0]
+        assert f1.val_speaker == "big"
+    # nobody has enough: any training speaker
+    assert {
+        make_folds(sessions, speakers, seed=s, min_val_utts=100)[0].val_speaker for s in range(30)
+    } == {"big", "tiny", "s3"}

@@ -10,6 +10,7 @@ For folder corpora the "session" is a group of speakers (:mod:`asr2emo.data.fold
 from __future__ import annotations
 
 import random
+from collections import Counter
 from dataclasses import dataclass
 from typing import List, Sequence
 
@@ -42,8 +43,14 @@ def check_disjoint_speakers(fold: Fold, speakers: Sequence[str]) -> None:
         )
 
 
-def make_folds(sessions: Sequence[int], speakers: Sequence[str], seed: int) -> List[Fold]:
+def make_folds(
+    sessions: Sequence[int], speakers: Sequence[str], seed: int, min_val_utts: int = 10
+) -> List[Fold]:
     """One fold per session (sorted), each with a seeded validation speaker.
+
+    The validation speaker is drawn among the training speakers with at least ``min_val_utts``
+    utterances (all of them if none has that many), so early stopping does not hinge on a
+    speaker with two utterances in corpora with very uneven speakers.
 
     Raises :class:`UserError` if there are fewer than two sessions, a fold would have no
     training speaker besides the validation one, or a speaker spans sessions.
@@ -64,7 +71,9 @@ def make_folds(sessions: Sequence[int], speakers: Sequence[str], seed: int) -> L
                 f"fold {test_session}: need at least 2 training speakers (one for validation), "
                 f"have {candidates}"
             )
-        val_speaker = random.Random(seed * 1000 + int(test_session)).choice(candidates)
+        counts = Counter(spk[rest].tolist())
+        eligible = [s for s in candidates if counts[s] >= min_val_utts] or candidates
+        val_speaker = random.Random(seed * 1000 + int(test_session)).choice(eligible)
         val = rest[spk[rest] == val_speaker]
         train = rest[spk[rest] != val_speaker]
         fold = Fold(int(test_session), int(test_session), val_speaker, train, val, test)
