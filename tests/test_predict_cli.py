@@ -1,17 +1,14 @@
 """asr2emo predict: any rate/channels, error lines for bad files, exit status (tiny real models)."""
 
 import json
-from dataclasses import asdict
 
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from asr2emo.bin import predict
-from asr2emo.emotion.export import write_model_dir
-from asr2emo.emotion.head import EmotionHead
 from asr2emo.emotion.predict import EmotionPredictor
+from asr2emo.emotion.synthetic import make_random_model_dir
 from conftest import write_tone
 
 CLASSES = ["ang", "exc", "neu", "sad"]
@@ -19,15 +16,7 @@ CLASSES = ["ang", "exc", "neu", "sad"]
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
-    from asr2emo.ivector import IvectorExtractor
-    from asr2emo.ivector.extractor import IvectorOptions
-    from asr2emo.ivector.pca import Pca, splice
-    from asr2emo.ivector.ubm import init_gmm
-    from asr2emo.model import TdnnfConfig, build_model
-
-    root = tmp_path_factory.mktemp("predict")
-    torch.manual_seed(0)
-    cfg = TdnnfConfig(
+    tiny = dict(
         ivector_dim=4,
         num_layers=4,
         hidden_dim=16,
@@ -35,22 +24,9 @@ def model_dir(tmp_path_factory):
         prefinal_dim=8,
         time_strides=[1, 1, 3],
     )
-    model = build_model(cfg, 10)
-    (root / "tdnnf").mkdir()
-    torch.save(
-        {"model_config": asdict(cfg), "model": model.state_dict(), "num_outputs": 10},
-        root / "tdnnf" / "final.pt",
+    return make_random_model_dir(
+        tmp_path_factory.mktemp("predict"), CLASSES, "tdnnf3", tiny, num_gauss=4, pca_dim=12
     )
-    frames = torch.randn(500, 40)
-    opts = IvectorOptions()
-    pca = Pca.estimate(splice(frames, opts.splice_context), 12)
-    ubm = init_gmm(pca(splice(frames, opts.splice_context)), 4, torch.Generator().manual_seed(0))
-    IvectorExtractor(pca, ubm, torch.randn(4, 12, 4) * 0.1, opts).save(root / "ivector")
-    head = EmotionHead(16, 4, [], 0.0).eval()
-    write_model_dir(
-        root / "model", head, CLASSES, "tdnnf3", {}, root / "tdnnf", root / "ivector", None
-    )
-    return root / "model"
 
 
 def _run(capsys, args):

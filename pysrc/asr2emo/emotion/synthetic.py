@@ -79,3 +79,56 @@ def make_synthetic_cuts(
     cutset = CutSet.from_cuts(cuts)
     cutset.to_file(out_dir / "cuts.jsonl.gz")
     return cutset
+
+
+def make_random_model_dir(
+    root: str | Path,
+    classes: Sequence[str] = ("ang", "exc", "neu", "sad"),
+    layer: str = "tdnnf12",
+    tdnnf_kwargs: dict | None = None,
+    num_gauss: int = 512,
+    pca_dim: int = 40,
+    seed: int = 0,
+) -> Path:
+    """A model dir with untrained (random) parts of the real kinds, in the layout stage 8 writes:
+    for timing ``asr2emo predict`` and testing its plumbing without a trained ASR model.
+    ``tdnnf_kwargs`` override :class:`asr2emo.model.TdnnfConfig` (default: the paper's)."""
+    from dataclasses import asdict
+
+    import torch
+
+    from asr2emo.emotion.export import write_model_dir
+    from asr2emo.emotion.head import EmotionHead
+    from asr2emo.ivector import IvectorExtractor
+    from asr2emo.ivector.extractor import IvectorOptions
+    from asr2emo.ivector.pca import Pca, splice
+    from asr2emo.ivector.ubm import init_gmm
+    from asr2emo.model import TdnnfConfig, build_model
+
+    root = Path(root)
+    torch.manual_seed(seed)
+    cfg = TdnnfConfig(**(tdnnf_kwargs or {}))
+    model = build_model(cfg, 50)
+    (root / "tdnnf").mkdir(parents=True, exist_ok=True)
+    torch.save(
+        {"model_config": asdict(cfg), "model": model.state_dict(), "num_outputs": 50},
+        root / "tdnnf" / "final.pt",
+    )
+    opts = IvectorOptions()
+    frames = splice(torch.randn(max(2000, 4 * num_gauss), cfg.feat_dim), opts.splice_context)
+    pca = Pca.estimate(frames, pca_dim)
+    ubm = init_gmm(pca(frames), num_gauss, torch.Generator().manual_seed(seed))
+    T = torch.randn(num_gauss, pca_dim, cfg.ivector_dim) * 0.1
+    IvectorExtractor(pca, ubm, T, opts).save(root / "ivector")
+    head = EmotionHead(model.layer_dim(layer), len(classes)).eval()
+    write_model_dir(
+        root / "model",
+        head,
+        list(classes),
+        layer,
+        {"random": True},
+        root / "tdnnf",
+        root / "ivector",
+        None,
+    )
+    return root / "model"

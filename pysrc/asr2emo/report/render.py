@@ -125,7 +125,7 @@ def _table2_md(layers: Dict[str, Dict], is_iemocap: bool) -> List[str]:
 
 
 def _table3_md(m: Optional[Dict], layer: Optional[str], is_iemocap: bool) -> List[str]:
-    title = "## Table 3: leave-one-session-out cross-validation"
+    title = "## Table 3: leave-one-" + ("session" if is_iemocap else "speaker-group") + "-out CV"
     if m is None:
         return [
             title,
@@ -140,7 +140,8 @@ def _table3_md(m: Optional[Dict], layer: Optional[str], is_iemocap: bool) -> Lis
         "decision; UA = mean per-class recall, WA = accuracy, in %.",
         "",
     ]
-    lines += ["| held-out session | n | UA | WA | paper UA |", "|---|---|---|---|---|"]
+    held = "held-out session" if is_iemocap else "held-out speaker group"
+    lines += [f"| {held} | n | UA | WA | paper UA |", "|---|---|---|---|---|"]
     for f in m["folds"]:
         p = paper.TABLE3.get(f["test_session"]) if is_iemocap else None
         lines.append(
