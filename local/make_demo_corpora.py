@@ -42,7 +42,9 @@ def get_parser() -> ConfArgumentParser:
     )
     knobs.add_argument("--iemocap-dialog-size", type=int, help="turns per dialog (about)")
     knobs.add_argument(
-        "--emotion-strength", type=float, help="scale of the prosodic emotion effects (1 = default)"
+        "--emotion-strength",
+        type=float,
+        help="scale of the prosodic emotion effects (higher = easier task)",
     )
     return parser
 

@@ -34,7 +34,7 @@ SIZES: Dict[str, Dict[str, float]] = {
         iemocap_kept_per_speaker=44,
         iemocap_drop_fraction=0.2,
         iemocap_dialog_size=14,
-        emotion_strength=1.0,
+        emotion_strength=1.3,
     ),
     "micro": dict(
         train_talks=4,
@@ -44,7 +44,7 @@ SIZES: Dict[str, Dict[str, float]] = {
         iemocap_kept_per_speaker=8,
         iemocap_drop_fraction=0.2,
         iemocap_dialog_size=10,
-        emotion_strength=1.0,
+        emotion_strength=1.3,
     ),
 }
 TEDLIUM_KEYS = ("train_talks", "train_talk_seconds", "eval_talks", "eval_talk_seconds")

@@ -83,9 +83,9 @@ class Prosody:
 
 
 def draw_style(rng: random.Random) -> Style:
-    """A speaker style: expressiveness 0.6-1.3 and small per-class deviations."""
+    """A speaker style: expressiveness 0.8-1.3 and small per-class deviations."""
     return Style(
-        expressiveness=rng.uniform(0.6, 1.3),
+        expressiveness=rng.uniform(0.8, 1.3),
         gain_db=rng.gauss(0.0, 2.0),
         class_pitch={c: rng.gauss(0.0, 3.0) for c in PROFILES},
         class_rate={c: rng.gauss(0.0, 0.04) for c in PROFILES},
