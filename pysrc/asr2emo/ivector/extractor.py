@@ -111,24 +111,40 @@ class IvectorExtractor:
         return idx, post * self.opts.posterior_scale
 
     # ---- statistics -> i-vectors ------------------------------------------------------------
-    def solve(self, N: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        """I-vectors ``(P, R)`` from counts ``N (P, C)`` and linear terms ``b (P, R)``."""
-        d = self.derived(N.dtype)
+    def solve(self, N: torch.Tensor, Lp: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """I-vectors ``(P, R)`` from counts ``N (P, C)``, packed ``sum_c N_c T_c'S_c^-1 T_c``
+        ``Lp (P, K)`` and linear terms ``b (P, R)``."""
         if self.opts.max_count > 0:
             total = N.sum(1, keepdim=True)
             scale = torch.where(
                 total > self.opts.max_count, self.opts.max_count / total.clamp_min(1e-30), 1.0
             )
-            N, b = N * scale, b * scale
+            Lp, b = Lp * scale, b * scale
         R = self.ivector_dim
-        L = unpack((N @ d["U"]).double(), R) + torch.eye(R, dtype=torch.float64)
+        L = unpack(Lp.double(), R) + torch.eye(R, dtype=torch.float64)
         chol = torch.linalg.cholesky(L)
         return torch.cholesky_solve(b.double().unsqueeze(2), chol).squeeze(2)
 
-    def _linear_term(self, N: torch.Tensor, F: torch.Tensor) -> torch.Tensor:
-        """``sum_c T_c' S_c^-1 (F_c - N_c m_c)`` for ``N (P, C)``, ``F (P, C, D)``."""
-        d = self.derived(F.dtype)
-        return F.reshape(F.shape[0], -1) @ d["M"] - N @ d["Pm"]
+    def _period_terms(
+        self, x: torch.Tensor, idx: torch.Tensor, post: torch.Tensor, group: torch.Tensor, G: int
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per group of frames: counts ``(G, C)``, packed precision terms ``(G, K)`` and linear
+        terms ``(G, R)``. Only the selected (frame, Gaussian) pairs are touched: sparse products
+        with the precomputed ``U``, ``M``, ``Pm``."""
+        C, D = self.ubm.num_gauss, self.ubm.dim
+        d = self.derived(x.dtype)
+        keep = post > 0
+        frame = torch.arange(x.shape[0]).unsqueeze(1).expand_as(idx)[keep]
+        g, c, p = group.unsqueeze(1).expand_as(idx)[keep], idx[keep], post[keep].to(x.dtype)
+        N = torch.zeros(G * C, dtype=x.dtype).index_add_(0, g * C + c, p).view(G, C)
+        counts = torch.sparse_coo_tensor(torch.stack([g, c]), p, (G, C))
+        Lp = torch.sparse.mm(counts, d["U"])
+        rows = g.repeat_interleave(D)
+        cols = ((c * D).unsqueeze(1) + torch.arange(D)).reshape(-1)
+        vals = (p.unsqueeze(1) * x[frame]).reshape(-1)
+        first = torch.sparse_coo_tensor(torch.stack([rows, cols]), vals, (G, C * D))
+        b = torch.sparse.mm(first, d["M"]) - torch.sparse.mm(counts, d["Pm"])
+        return N, Lp, b
 
     def extract_online(self, feats: np.ndarray) -> np.ndarray:
         """Online i-vectors ``(ceil(T / period), R)``: row ``p`` from frames ``0 .. p*period``."""
@@ -138,16 +154,15 @@ class IvectorExtractor:
         last = (num - 1) * period + 1  # frames after 10*(num-1) belong to no period
         x, idx, post = x[:last], idx[:last], post[:last]
         group = torch.div(torch.arange(last) + period - 1, period, rounding_mode="floor")
-        N, F = self._grouped_stats(x, idx, post, group, num)
-        b = self._linear_term(N, F)
-        return self.solve(N.cumsum(0), b.cumsum(0)).float().numpy()
+        N, Lp, b = self._period_terms(x, idx, post, group, num)
+        return self.solve(N.cumsum(0), Lp.cumsum(0), b.cumsum(0)).float().numpy()
 
     def extract_offline(self, feats: np.ndarray) -> np.ndarray:
         """One i-vector ``(R,)`` from all frames of the utterance."""
         x, idx, post = self._prepare(feats)
         group = torch.zeros(x.shape[0], dtype=torch.long)
-        N, F = self._grouped_stats(x, idx, post, group, 1)
-        return self.solve(N, self._linear_term(N, F))[0].float().numpy()
+        N, Lp, b = self._period_terms(x.double(), idx, post.double(), group, 1)
+        return self.solve(N, Lp, b)[0].float().numpy()
 
     def _prepare(self, feats: np.ndarray) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         feats_t = torch.as_tensor(np.asarray(feats), dtype=torch.float32)
