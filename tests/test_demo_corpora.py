@@ -243,6 +243,31 @@ def test_rerun_is_noop_and_params_are_recorded(tmp_path, caplog):
     assert count_kept(root, "Session1") == 6
 
 
+def test_interrupted_run_leaves_nothing_that_looks_finished(tmp_path, monkeypatch):
+    import asr2emo.data.demo.iemocap as demo_iemocap
+
+    real = demo_iemocap.write_dialog
+    calls = []
+
+    def dying(root, plan):
+        calls.append(plan.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(root, plan)
+
+    monkeypatch.setattr(demo_iemocap, "write_dialog", dying)
+    kw = dict(corpora=["iemocap"], size="micro", seed=0, nj=1, iemocap_kept_per_speaker=2)
+    with pytest.raises(KeyboardInterrupt):
+        make_demo_corpora(tmp_path, **kw)
+    assert not (tmp_path / "IEMOCAP_full_release").exists()
+    (tmp_path / "IEMOCAP_full_release.tmp999").mkdir()  # as a SIGKILLed run would leave it
+    monkeypatch.setattr(demo_iemocap, "write_dialog", real)
+    root = make_demo_corpora(tmp_path, **kw)["iemocap"]
+    clean = make_demo_corpora(tmp_path / "clean", **kw)["iemocap"]
+    assert (root / ".done").is_file() and tree_hash(root) == tree_hash(clean)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["IEMOCAP_full_release", "clean"]
+
+
 def test_refuses_foreign_directory(tmp_path):
     (tmp_path / "IEMOCAP_full_release").mkdir()
     with pytest.raises(UserError, match="not written by the demo generator"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -189,6 +190,9 @@ def make_demo_corpora(
                 f"{root} exists but was not written by the demo generator (no .done); "
                 "remove it or choose another output directory"
             )
+        for stale in sorted(out_dir.glob(f"{root.name}.tmp*")):  # left by a killed run
+            logging.info(f"removing {stale} (unfinished earlier run)")
+            shutil.rmtree(stale, ignore_errors=True)
         logging.info(f"{root}: generating {corpus} demo corpus (size {size}, seed {seed}, nj {nj})")
         t0 = time.time()
         with atomic_path(root) as tmp:
