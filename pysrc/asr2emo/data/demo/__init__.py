@@ -165,6 +165,9 @@ def make_demo_corpora(
     """
     out_dir = Path(out_dir)
     params = resolve_params(size, overrides)
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise UserError(f"'{tool}' not found; the demo corpora need espeak-ng and sox installed")
     paths: Dict[str, Path] = {}
     for corpus in corpora:
         if corpus not in CORPORA:
