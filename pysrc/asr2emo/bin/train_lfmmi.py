@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 
-from asr2emo.model.tdnnf import add_model_args
 from asr2emo.model.trainer import add_training_args, run
 from asr2emo.utils.config import ConfArgumentParser
 from asr2emo.utils.logging import setup_logging

@@ -142,7 +142,7 @@ def make_sampler(
 
 
 def cmvn_from_cuts(cuts: CutSet, max_cuts: int = 2000) -> Dict[str, List[float]]:
-    """Global mean/std of the features of (a sample of) ``cuts`` -- used when no CMVN file exists."""
+    """Global mean/std of (a sample of) the features of ``cuts``; used when no CMVN file exists."""
     from asr2emo.features.cmvn import GlobalCmvn
 
     stats: Optional[GlobalCmvn] = None

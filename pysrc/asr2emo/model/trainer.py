@@ -157,7 +157,9 @@ def compute_loss(
     segs, order = supervision_segments(out_lens.cpu())
     texts = [batch["texts"][i] for i in order.tolist()]
     loss, info = loss_fn(log_probs, segs, texts)
-    return loss, int(out_lens.sum()), info
+    # Sequences the loss had to leave out (empty numerator) do not count as frames.
+    frames = int(info["frames"]) if "frames" in info else int(out_lens.sum())
+    return loss, frames, info
 
 
 def compute_validation_loss(model, loss_fn, dataset, sampler, device) -> float:
@@ -420,7 +422,7 @@ def train_one_epoch(
     model.train()
     ratio = args.final_lr / args.initial_lr
     tot_loss, tot_frames, t_start, win_frames = 0.0, 0, time.time(), 0
-    lr, fps = optimizer.param_groups[0]["lr"], 0.0
+    lr, fps, failed = optimizer.param_groups[0]["lr"], 0.0, 0
     if args.max_steps and state["step"] >= args.max_steps:
         return True
     bar = tqdm(
@@ -438,6 +440,7 @@ def train_one_epoch(
         model.set_dropout(progress)
         batch = dataset[cuts]
         loss, frames, info = compute_loss(ddp_model, loss_fn, batch, device)
+        failed += int(info.get("num_failed", 0))
         optimizer.zero_grad()
         (loss / max(frames, 1)).backward()
         if args.max_grad_norm > 0:
@@ -459,8 +462,10 @@ def train_one_epoch(
         bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}", fps=f"{fps:.0f}")
         if is_main and state["step"] % args.log_interval == 0:
             logging.info(
-                f"epoch {state['epoch']} step {state['step']}: loss {tot_loss / max(tot_frames, 1):.4f} "
-                f"per frame, lr {lr:.3e}, {fps:.0f} input frames/s"
+                f"epoch {state['epoch']} step {state['step']}: loss "
+                f"{tot_loss / max(tot_frames, 1):.4f} per frame, lr {lr:.3e}, "
+                f"{fps:.0f} input frames/s"
+                + (f", {failed} sequences left out (empty numerator)" if failed else "")
             )
             log.add(
                 step=state["step"],

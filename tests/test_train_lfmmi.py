@@ -1,0 +1,186 @@
+"""LF-MMI trainer on real audio (Kaldi yes/no): loss goes down, kill + resume continues from the
+checkpoint and ends where an uninterrupted run ends, 2-process torchrun works."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from asr2emo.lfmmi.graph_compiler import MmiGraphCompiler
+from asr2emo.lfmmi.loss import LfMmiLoss
+from asr2emo.model.checkpoint import latest_checkpoint
+from asr2emo.model.dataset import AsrDataset
+from asr2emo.model.tdnnf import TdnnfModel, read_model_config
+from asr2emo.model.toydata import yesno_cuts, yesno_lang, yesno_split
+from asr2emo.model.trainer import compute_loss
+from conftest import REPO, SHARED_DATA
+
+YESNO = SHARED_DATA / "yesno" / "waves_yesno"
+TINY = """--num-layers=7
+--hidden-dim=48
+--bottleneck-dim=16
+--prefinal-dim=32
+--time-strides=1,1,0,3,3,3
+--dropout-schedule=0
+"""
+TRAIN = """--max-duration=20
+--bucketing=false
+--initial-lr=0.003
+--final-lr=0.001
+--require-ivectors=false
+--log-interval=1
+--average-n=2
+"""
+
+pytestmark = pytest.mark.skipif(not YESNO.is_dir(), reason=f"{YESNO} not present")
+
+
+@pytest.fixture(scope="module")
+def yesno(tmp_path_factory):
+    d = tmp_path_factory.mktemp("yesno")
+    train, test = yesno_split(YESNO)
+    train_cuts = yesno_cuts(YESNO, d / "train", train[:12])
+    valid_cuts = yesno_cuts(YESNO, d / "valid", test[:4])
+    train_cuts.to_file(d / "train_cuts.jsonl.gz")
+    valid_cuts.to_file(d / "valid_cuts.jsonl.gz")
+    yesno_lang(d / "lang", [c.supervisions[0].text for c in train_cuts])
+    (d / "tiny.conf").write_text(TINY)
+    (d / "train.conf").write_text(TRAIN)
+    return d
+
+
+def env():
+    e = dict(os.environ)
+    e["PYTHONPATH"] = str(REPO / "pysrc") + os.pathsep + e.get("PYTHONPATH", "")
+    e["OMP_NUM_THREADS"] = "1"
+    return e
+
+
+def train_cmd(d: Path, exp: Path, *extra: str):
+    return [
+        sys.executable,
+        "-m",
+        "asr2emo",
+        "train-lfmmi",
+        "--config",
+        str(d / "train.conf"),
+        "--model-config",
+        str(d / "tiny.conf"),
+        *extra,
+        str(d / "train_cuts.jsonl.gz"),
+        str(d / "valid_cuts.jsonl.gz"),
+        str(d / "lang"),
+        str(exp),
+    ]
+
+
+def test_mmi_loss_decreases_over_a_few_steps(yesno):
+    torch.manual_seed(0)
+    from lhotse import CutSet
+
+    cuts = CutSet.from_file(yesno / "train_cuts.jsonl.gz").subset(first=4)
+    batch = AsrDataset(100, 10, require_ivectors=False)[cuts]
+    loss_fn = LfMmiLoss(MmiGraphCompiler(yesno / "lang"))
+    model = TdnnfModel(read_model_config(yesno / "tiny.conf"), loss_fn.graph_compiler.num_outputs)
+    feats = batch["feats"].reshape(-1, 40)
+    model.set_cmvn(feats.mean(0), feats.std(0))
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for step in range(12):
+        loss, frames, info = compute_loss(model, loss_fn, batch, torch.device("cpu"))
+        opt.zero_grad()
+        (loss / frames).backward()
+        opt.step()
+        if step % 4 == 3:
+            model.constrain_orthonormal()
+        losses.append(float(loss) / frames)
+        assert info["num_failed"] == 0
+    assert all(torch.isfinite(torch.tensor(losses)))
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def read_steps(exp: Path):
+    with open(exp / "loss.csv") as f:
+        return [int(r["step"]) for r in csv.DictReader(f) if r["train_loss"]]
+
+
+def test_kill_and_resume_continues_from_the_checkpoint(yesno, tmp_path):
+    extra = ("--num-epochs", "3", "--save-every-n", "4")
+    ref = tmp_path / "uninterrupted"
+    subprocess.run(train_cmd(yesno, ref, *extra), check=True, env=env(), capture_output=True)
+    total = torch.load(ref / "epoch-3.pt")["step"]
+    assert total >= 9
+
+    exp = tmp_path / "killed"
+    proc = subprocess.Popen(
+        train_cmd(yesno, exp, *extra),
+        env=env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.time() + 60
+    while latest_checkpoint(exp) is None and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    ckpt = latest_checkpoint(exp)
+    assert ckpt is not None and not (exp / "final.pt").exists(), "killed too late"
+    saved_step = torch.load(ckpt)["step"]
+    assert 0 < saved_step < total
+
+    out = subprocess.run(train_cmd(yesno, exp, *extra), env=env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert f"resuming from {ckpt}" in out.stderr and f"step {saved_step})" in out.stderr
+    first_new = [s for s in read_steps(exp) if s > saved_step][0]
+    assert first_new == saved_step + 1
+    assert torch.load(exp / "epoch-3.pt")["step"] == total
+    a = torch.load(ref / "final.pt")["model"]
+    b = torch.load(exp / "final.pt")["model"]
+    for k in a:
+        assert torch.allclose(a[k].float(), b[k].float(), atol=1e-4), k
+    # A finished experiment is a no-op.
+    again = subprocess.run(train_cmd(yesno, exp, *extra), env=env(), capture_output=True, text=True)
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+def test_two_process_torchrun_on_cpu(yesno, tmp_path):
+    exp = tmp_path / "ddp"
+    e = env()
+    e["PATH"] = str(Path(sys.executable).parent) + os.pathsep + e["PATH"]
+    conf = tmp_path / "ddp.conf"
+    conf.write_text(TRAIN + "--num-epochs=1\n--max-duration=15\n")
+    out = subprocess.run(
+        [
+            "bash",
+            str(REPO / "steps" / "train_lfmmi.sh"),
+            "--world-size",
+            "2",
+            "--model-config",
+            str(yesno / "tiny.conf"),
+            "--config",
+            str(conf),
+            str(yesno / "train_cuts.jsonl.gz"),
+            str(yesno / "valid_cuts.jsonl.gz"),
+            str(yesno / "lang"),
+            str(exp),
+        ],
+        cwd=REPO,
+        env=e,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (exp / "final.pt").is_file() and (exp / ".done").is_file()
+    assert (exp / "log" / "train.rank1.log").is_file()
+    assert "x2" in (exp / "log" / "train.log").read_text()
+    # Each rank saw half of the batches: 12 cuts of ~6 s, 15 s per batch -> 2 cuts per batch.
+    assert torch.load(exp / "epoch-1.pt")["step"] == 3
