@@ -79,10 +79,11 @@ def accumulate_speaker_stats(
     groups: Sequence[Sequence[int]],
     subsample: int,
 ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Per pseudo-speaker counts ``(S, C)`` and centered first-order stats ``(S, C, D)``."""
+    """Per pseudo-speaker counts ``(S, C)`` and centered first-order stats ``(S, C, D)``, summed
+    in float64 per utterance and kept in float32 (``S*C*D`` values is the memory bound)."""
     C, D = extractor.ubm.num_gauss, extractor.ubm.dim
-    N = torch.zeros(len(groups), C, dtype=torch.float64)
-    F = torch.zeros(len(groups), C, D, dtype=torch.float64)
+    N = torch.zeros(len(groups), C, dtype=torch.float32)
+    F = torch.zeros(len(groups), C, D, dtype=torch.float32)
     for s, group in enumerate(groups):
         for i in group:
             n, f = extractor.utterance_stats(feats[i], subsample)
@@ -106,7 +107,8 @@ def tv_em_step(
     eye = torch.eye(R, dtype=torch.float64)
     objective = 0.0
     for start in range(0, N.shape[0], batch):
-        Nb, Fb = N[start : start + batch], F[start : start + batch].reshape(-1, C * D)
+        Nb = N[start : start + batch].double()
+        Fb = F[start : start + batch].reshape(-1, C * D).double()
         b = Fb @ M
         chol = torch.linalg.cholesky(unpack(Nb @ U, R) + eye)
         w = torch.cholesky_solve(b.unsqueeze(2), chol).squeeze(2)
@@ -114,11 +116,11 @@ def tv_em_step(
         Eww = torch.cholesky_inverse(chol) + w.unsqueeze(2) * w.unsqueeze(1)
         A += Nb.T @ Eww[:, r, c]
         Cacc += Fb.T @ w
-    used = N.sum(0) > 1e-8
+    used = N.double().sum(0) > 1e-8
     Tt = torch.linalg.solve(unpack(A[used], R), Cacc.reshape(C, D, R)[used].transpose(1, 2))
     T_new = T.clone()
     T_new[used] = Tt.transpose(1, 2)
-    return T_new, objective / float(N.sum())
+    return T_new, objective / float(N.double().sum())
 
 
 def tv_objective(
