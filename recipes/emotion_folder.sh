@@ -100,8 +100,9 @@ fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   log "Stage 4: emotion head, leave-speaker-group-out CV, deployable model"
-  steps/train_emotion.sh --device $device --config $conf_dir/emotion.conf $exp_dir/bottleneck \
-    $exp_dir/emotion
+  steps/train_emotion.sh --device $device --config $conf_dir/emotion.conf \
+    --acoustic-model-dir $asr_exp_dir/tdnnf --ivector-dir $asr_exp_dir/ivector \
+    $exp_dir/bottleneck $exp_dir/emotion
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
