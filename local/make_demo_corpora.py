@@ -11,7 +11,6 @@ the same parameters is not regenerated.
 
 from __future__ import annotations
 
-import logging
 import sys
 
 from asr2emo.data.demo import SIZES, make_demo_corpora
@@ -72,7 +71,6 @@ def main(argv=None) -> int:
             **{k: getattr(args, k) for k in knobs},
         )
     except UserError as e:
-        logging.error(str(e))
         print(f"make_demo_corpora.py: error: {e}", file=sys.stderr)
         return 1
     return 0

@@ -167,7 +167,9 @@ def make_demo_corpora(
     params = resolve_params(size, overrides)
     for tool in ("espeak-ng", "sox"):
         if shutil.which(tool) is None:
-            raise UserError(f"'{tool}' not found; the demo corpora need espeak-ng and sox installed")
+            raise UserError(
+                f"'{tool}' not found; the demo corpora need espeak-ng and sox installed"
+            )
     paths: Dict[str, Path] = {}
     for corpus in corpora:
         if corpus not in CORPORA:
