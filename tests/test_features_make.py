@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile as sf
 from lhotse import (
     AudioSource,
     Recording,
@@ -62,7 +63,9 @@ def test_make_mfcc_step(tmp_path: Path) -> None:
         num_samples=16000,
         duration=1.0,
     )
-    train = [Recording.from_file(w) for w in WAVS] + [corrupt]
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(800, dtype=np.float32), 16000)  # 0.05 s < --min-duration 0.1
+    train = [Recording.from_file(w) for w in WAVS] + [corrupt, Recording.from_file(short)]
     write_part(manifests, "train", train)
     write_part(manifests, "dev", [Recording.from_file(DEV_WAV)])
 
@@ -77,7 +80,7 @@ def test_make_mfcc_step(tmp_path: Path) -> None:
     assert (
         sum(i.endswith("_sp0.9") for i in ids) == 3 and sum(i.endswith("_sp1.1") for i in ids) == 3
     )
-    assert not any("corrupt" in i for i in ids)
+    assert not any("corrupt" in i or "short" in i for i in ids)
     assert len(dev_cuts) == 1
     for cut in list(train_cuts) + list(dev_cuts):
         assert cut.sampling_rate == 16000 and cut.num_features == 40
@@ -89,8 +92,10 @@ def test_make_mfcc_step(tmp_path: Path) -> None:
     assert abs(slow.duration - base.duration / 0.9) < 0.01
 
     skipped = (fbank / "log" / "tiny_train_skipped.txt").read_text().splitlines()
-    assert len(skipped) == 1 and skipped[0].startswith("corrupt\tunreadable audio")
-    assert "skipped 1 item" in res.stderr
+    assert len(skipped) == 2
+    assert skipped[0].startswith("corrupt\tunreadable audio")
+    assert skipped[1].startswith("short-0\tshorter than --min-duration")
+    assert "skipped 2 item" in res.stderr
 
     cmvn = GlobalCmvn.load(fbank / "tiny_cmvn.json")
     frames = np.concatenate([c.load_features() for c in train_cuts])
