@@ -5,6 +5,7 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from asr2emo.bin import train_emotion
 from asr2emo.emotion.data import load_frames
@@ -113,3 +114,14 @@ def test_unknown_layer_is_a_user_error(tmp_path):
     args = train_emotion.get_parser().parse_args([str(tmp_path / "bn"), str(tmp_path / "e")])
     with pytest.raises(UserError, match="no finished layer"):
         train_emotion.main(args)
+
+
+def test_float16_frames_give_the_same_decisions(tmp_path):
+    cuts = make_synthetic_cuts(tmp_path / "bn", utts_per_speaker=8, separation=0.5, seed=6)
+    d32 = load_frames(cuts)
+    d16 = load_frames(cuts, dtype="float16")
+    assert d16.feats.dtype == torch.float16
+    assert torch.allclose(d16.feats.float(), d32.feats, atol=1e-2)
+    m32 = cross_validate(d32, "l", tmp_path / "a", CFG)
+    m16 = cross_validate(d16, "l", tmp_path / "b", CFG)
+    assert abs(m32["ua"] - m16["ua"]) < 0.05

@@ -103,6 +103,12 @@ def get_parser() -> ConfArgumentParser:
         default=None,
         help="i-vector extractor dir to copy; default: <bottleneck-dir>/../ivector",
     )
+    p.add_argument(
+        "--frame-dtype",
+        choices=["float32", "float16"],
+        default="float32",
+        help="in-memory type of the bottleneck frames (float16 halves the memory)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--num-threads", type=int, default=1, help="torch intra-op threads")
     return p
@@ -187,7 +193,9 @@ def main(args: argparse.Namespace) -> int:
             results[layer] = json.loads((layer_dir / "metrics.json").read_text())
             continue
         logging.info("%s: loading %s", layer, args.bottleneck_dir / layer / "cuts.jsonl.gz")
-        data = load_frames(args.bottleneck_dir / layer / "cuts.jsonl.gz", classes)
+        data = load_frames(
+            args.bottleneck_dir / layer / "cuts.jsonl.gz", classes, dtype=args.frame_dtype
+        )
         logging.info(
             "%s: %d utterances, %d frames of dim %d, classes %s",
             layer,
@@ -207,7 +215,9 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"--model-layer '{layer}' is not among the evaluated layers {layers}")
     epochs = final_epochs(results[layer]["best_epochs"])
     logging.info("deployable head: layer %s, %d epochs on all data", layer, epochs)
-    data = load_frames(args.bottleneck_dir / layer / "cuts.jsonl.gz", classes)
+    data = load_frames(
+        args.bottleneck_dir / layer / "cuts.jsonl.gz", classes, dtype=args.frame_dtype
+    )
     head = train_final(data, cfg, epochs, args.device)
     acoustic, ivector = resolve_sources(args)
     write_model_dir(

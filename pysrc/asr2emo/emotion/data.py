@@ -26,7 +26,7 @@ ARRAY_KEY = "bottleneck"
 class FrameData:
     """All frames of a corpus, utterance-major."""
 
-    feats: torch.Tensor  # (N, D) float32
+    feats: torch.Tensor  # (N, D) float32 (or float16 to save memory)
     offsets: np.ndarray  # (U + 1,) row offsets of each utterance
     ids: List[str]
     speakers: List[str]
@@ -62,9 +62,15 @@ class FrameData:
 
 
 def load_frames(
-    cuts: CutSet | str | Path, classes: Optional[Sequence[str]] = None, key: str = ARRAY_KEY
+    cuts: CutSet | str | Path,
+    classes: Optional[Sequence[str]] = None,
+    key: str = ARRAY_KEY,
+    dtype: str = "float32",
 ) -> FrameData:
     """Load every cut's bottleneck array and labels.
+
+    ``dtype="float16"`` halves the memory of the frame matrix (IEMOCAP at paper scale: about
+    0.7 M frames x 1024 dims = 2.9 GB in float32); computations are still done in float32.
 
     ``classes`` restricts and orders the label set; utterances with another label, without
     frames, or without the array are skipped and counted (logged, never silently dropped).
@@ -93,7 +99,7 @@ def load_frames(
         if not cut.has_custom(key):
             skipped[f"no {key} array"] = skipped.get(f"no {key} array", 0) + 1
             continue
-        arr = np.asarray(cut.load_custom(key), dtype=np.float32)
+        arr = np.asarray(cut.load_custom(key), dtype=dtype)
         if arr.ndim != 2 or arr.shape[0] == 0:
             skipped["no frames"] = skipped.get("no frames", 0) + 1
             continue

@@ -70,7 +70,7 @@ def score(
     rows = data.frame_rows(utts)
     out = []
     for s in range(0, len(rows), chunk):
-        x = data.feats[torch.from_numpy(rows[s : s + chunk])].to(device)
+        x = data.feats[torch.from_numpy(rows[s : s + chunk])].to(device).float()
         out.append(head(x).cpu())
     log_probs = torch.cat(out) if out else torch.zeros(0, len(data.classes))
     utt_index = torch.from_numpy(data.frame_utt_index(utts))
@@ -122,7 +122,7 @@ def train_head(
         total, count = 0.0, 0
         for s in range(0, per_epoch, cfg.batch_size):
             idx = perm[s : s + cfg.batch_size]
-            loss = loss_fn(head(x_all[idx]), y_all[idx])
+            loss = loss_fn(head(x_all[idx].float()), y_all[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
