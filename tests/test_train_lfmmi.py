@@ -184,3 +184,23 @@ def test_two_process_torchrun_on_cpu(yesno, tmp_path):
     assert "x2" in (exp / "log" / "train.log").read_text()
     # Each rank saw half of the batches: 12 cuts of ~6 s, 15 s per batch -> 2 cuts per batch.
     assert torch.load(exp / "epoch-1.pt")["step"] == 3
+
+
+def test_cmvn_file_of_the_training_corpus_is_used(tmp_path):
+    import argparse
+
+    import numpy as np
+
+    from asr2emo.features.cmvn import GlobalCmvn
+    from asr2emo.model.trainer import find_cmvn
+
+    for name, offset in (("iemocap", 5.0), ("tedlium2", 1.0)):
+        c = GlobalCmvn(3)
+        c.accumulate(np.random.default_rng(0).standard_normal((100, 3)) + offset)
+        c.save(tmp_path / f"{name}_cmvn.json")
+    args = argparse.Namespace(
+        cmvn="", train_cuts=str(tmp_path / "tedlium2_cuts_train_ivec.jsonl.gz")
+    )
+    found = find_cmvn(args, None)
+    assert found["source"] == str(tmp_path / "tedlium2_cmvn.json")
+    assert np.allclose(found["mean"], GlobalCmvn.load(tmp_path / "tedlium2_cmvn.json").mean)

@@ -122,20 +122,23 @@ def build_loss(args: argparse.Namespace, device: torch.device):
 
 
 def find_cmvn(args: argparse.Namespace, train_cuts: CutSet) -> Dict[str, List[float]]:
-    """CMVN stats: ``--cmvn``, else a ``*_cmvn.json`` beside the train cuts, else estimated."""
+    """CMVN stats: ``--cmvn``, else ``<corpus>_cmvn.json`` beside the train cuts, else estimated."""
     from asr2emo.features.cmvn import GlobalCmvn
 
     path: Optional[Path] = Path(args.cmvn) if args.cmvn else None
     if path is None:
-        found = sorted(Path(args.train_cuts).parent.glob("*_cmvn.json"))
-        path = found[0] if found else None
+        # <corpus>_cuts_<part>...jsonl.gz -> <corpus>_cmvn.json (features stage naming).
+        train = Path(args.train_cuts)
+        corpus = train.name.split("_cuts")[0]
+        candidate = train.parent / f"{corpus}_cmvn.json"
+        path = candidate if candidate.is_file() else None
     if path is not None:
         if not path.is_file():
             raise UserError(f"--cmvn '{path}' does not exist")
         c = GlobalCmvn.load(path)
         logging.info(f"CMVN from {path}")
         return {"mean": c.mean.tolist(), "std": c.std.tolist(), "source": str(path)}
-    logging.info("no *_cmvn.json next to the train cuts; estimating CMVN on training cuts")
+    logging.info("no <corpus>_cmvn.json next to the train cuts; estimating CMVN on training cuts")
     return cmvn_from_cuts(train_cuts)
 
 
