@@ -60,13 +60,15 @@ def measure(
         opt.step()
 
     step()  # warm-up
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     return {
         "params": model.num_params(),
         "frames_per_s": round(steps * utts * frames / elapsed, 1),
+        # CPU time of this process: the figure without other jobs on a shared machine.
+        "frames_per_cpu_s": round(steps * utts * frames / cpu, 1),
         "s_per_batch": round(elapsed / steps, 3),
     }
 
