@@ -38,3 +38,46 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} not present")
     return SHARED_DATA
+
+
+def make_micro_conf(dest: Path) -> Path:
+    """conf/mini with the demo corpora at "micro" size: the conf dir of the pipeline tests."""
+    import shutil
+
+    shutil.copytree(REPO / "conf" / "mini", dest)
+    demo = dest / "demo.conf"
+    lines = [ln for ln in demo.read_text().splitlines() if not ln.startswith("--size=")]
+    demo.write_text("\n".join(lines + ["--size=micro", "--nj=1"]) + "\n")
+    return dest
+
+
+def run_recipe(workdir: Path, *args: str, timeout: int = 900):
+    """./run.sh in the repository with data/exp under ``workdir`` and the micro conf."""
+    import subprocess
+
+    conf = workdir / "conf"
+    if not conf.exists():
+        make_micro_conf(conf)
+    cmd = [
+        "./run.sh",
+        "--conf-dir",
+        str(conf),
+        "--data-dir",
+        str(workdir / "data"),
+        "--exp-dir",
+        str(workdir / "exp"),
+        "--nj",
+        "1",
+        *args,
+    ]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def micro_stage0(tmp_path_factory) -> Path:
+    """A work dir where run.sh stage 0 has run on the micro demo corpora (shared by tests)."""
+    work = tmp_path_factory.mktemp("micro_recipe")
+    r = run_recipe(work, "--stage", "0", "--stop-stage", "0")
+    assert r.returncode == 0, r.stderr[-3000:]
+    (work / "stage0.log").write_text(r.stderr)
+    return work
