@@ -8,6 +8,7 @@ device=cpu
 model_config=conf/tdnnf.conf
 config=
 world_size=1
+ivector_extractor_dir=
 help_message="Usage: $0 [options] <train-cuts> <valid-cuts> <lang-dir> <exp-dir>
   e.g.: $0 --model-config conf/tdnnf.conf --config conf/lfmmi.conf \\
           data/fbank/tedlium2_cuts_train_ivec.jsonl.gz data/fbank/tedlium2_cuts_dev_ivec.jsonl.gz \\
@@ -18,6 +19,8 @@ Options:
   --config FILE         training + loss keys, conf/lfmmi.conf-style, passed to 'asr2emo train-lfmmi'
                         (--num-epochs --max-duration --initial-lr --final-lr --save-every-n
                          --average-n --seed --den-scale --ctc-weight ...; see asr2emo train-lfmmi --help)
+  --ivector-extractor-dir DIR  stage-3 extractor, recorded in the model so inference (predict,
+                        transcribe) finds the matching one (default: none recorded)
   --world-size N        processes on this node: N > 1 runs torchrun --standalone --nproc_per_node N
                         with DistributedDataParallel (gloo on CPU, nccl on CUDA) (default: $world_size)
 Multi-node: run on every node, from the recipe directory, with the same arguments
@@ -70,9 +73,11 @@ if [ "$world_size" -gt 1 ]; then
   torchrun --standalone --nproc_per_node "$world_size" --redirects 2 --tee 2 \
     --log_dir "$exp_dir/log/torchrun" -m asr2emo train-lfmmi \
     ${config:+--config "$config"} --model-config "$model_config" --device "$device" \
+    ${ivector_extractor_dir:+--ivector-extractor-dir "$ivector_extractor_dir"} \
     "$train_cuts" "$valid_cuts" "$lang_dir" "$exp_dir"
 else
   asr2emo train-lfmmi ${config:+--config "$config"} --model-config "$model_config" \
-    --device "$device" "$train_cuts" "$valid_cuts" "$lang_dir" "$exp_dir"
+    --device "$device" ${ivector_extractor_dir:+--ivector-extractor-dir "$ivector_extractor_dir"} \
+    "$train_cuts" "$valid_cuts" "$lang_dir" "$exp_dir"
 fi
 log "done: $exp_dir/final.pt"
