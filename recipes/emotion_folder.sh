@@ -74,7 +74,7 @@ if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   if [ -f "$manifests/${name}_supervisions_all.jsonl.gz" ]; then
     log "manifests done already: $manifests/${name}_supervisions_all.jsonl.gz"
   else
-    python -m asr2emo.data.folder --speaker-regex "$speaker_regex" --num-folds "$num_folds" \
+    asr2emo prepare-folder --speaker-regex "$speaker_regex" --num-folds "$num_folds" \
       --seed "$seed" --name "$name" "$corpus_dir" "$manifests"
   fi
 fi

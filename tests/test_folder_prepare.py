@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr2emo.data.folder import main, prepare_folder, speaker_groups
+from asr2emo.cli import main as cli_main
+from asr2emo.data.folder import prepare_folder, speaker_groups
 from asr2emo.emotion.folds import make_folds
 from asr2emo.utils.errors import UserError
 from conftest import SHARED_DATA, write_tone
@@ -81,8 +82,30 @@ def test_small_corpus_skips_and_any_rate(tmp_path):
 
 
 def test_cli_errors(tmp_path, capsys):
-    assert main([str(tmp_path / "missing"), str(tmp_path / "out"), "--speaker-regex", "x"]) == 1
+    assert (
+        cli_main(
+            [
+                "prepare-folder",
+                str(tmp_path / "missing"),
+                str(tmp_path / "out"),
+                "--speaker-regex",
+                "x",
+            ]
+        )
+        == 1
+    )
     assert "does not exist" in capsys.readouterr().err
     (tmp_path / "empty" / "Angry").mkdir(parents=True)
-    assert main([str(tmp_path / "empty"), str(tmp_path / "out"), "--speaker-regex", "("]) == 1
+    assert (
+        cli_main(
+            [
+                "prepare-folder",
+                str(tmp_path / "empty"),
+                str(tmp_path / "out"),
+                "--speaker-regex",
+                "(",
+            ]
+        )
+        == 1
+    )
     assert "not a valid regex" in capsys.readouterr().err

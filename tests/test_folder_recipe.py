@@ -81,4 +81,5 @@ def test_folder_recipe_end_to_end(tmp_path):
     assert np.abs(got - stored).max() < 0.05 * np.abs(stored).max()
     a = predictor.predict_frames(torch.from_numpy(stored))["posteriors"]
     b = predictor.predict_frames(torch.from_numpy(got))["posteriors"]
-    assert max(abs(a[c] - b[c]) for c in a) < 0.02
+    # features and bottlenecks are stored lilcom-compressed (lossy, ~1/256 relative steps)
+    assert max(abs(a[c] - b[c]) for c in a) < 0.05

@@ -12,7 +12,7 @@ Supervisions carry the same fields as IEMOCAP's (``custom``: emotion, raw_emotio
 dialog, improvised; valence/arousal/dominance are None), so stages 6-9 run unchanged.
 Writes ``<name>_{recordings,supervisions}_all.jsonl.gz``.
 
-    python -m asr2emo.data.folder --speaker-regex '^(S[MF]\\d+)_' \\
+    asr2emo prepare-folder --speaker-regex '^(S[MF]\\d+)_' \\
         ../shared/data/urdu data/urdu/manifests
 """
 
@@ -24,15 +24,13 @@ import re
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.qa import validate_recordings_and_supervisions
 
-from asr2emo.utils.config import ConfArgumentParser
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
-from asr2emo.utils.logging import setup_logging
 
 AUDIO_SUFFIXES = (".wav", ".flac")
 
@@ -174,54 +172,7 @@ def summary(supervisions: SupervisionSet) -> str:
     return "\n".join(lines)
 
 
-def get_parser() -> ConfArgumentParser:
-    p = ConfArgumentParser(
-        prog="python -m asr2emo.data.folder", description=__doc__.splitlines()[0]
-    )
-    p.add_argument("corpus_dir", type=Path, help="<dir>/<Label>/<file>.wav")
-    p.add_argument("output_dir", type=Path, help="manifest dir")
-    p.add_argument(
-        "--speaker-regex",
-        required=True,
-        help="regex on the file name; group 'speaker' (or the first group) = speaker, "
-        "optional group 'gender'",
-    )
-    p.add_argument(
-        "--num-folds",
-        type=int,
-        default=5,
-        help="speaker groups for cross-validation; 0: one fold per speaker",
-    )
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument(
-        "--name", default="", help="manifest prefix (default: corpus dir name, lowercased)"
-    )
-    return p
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = get_parser().parse_args(argv)
-    setup_logging(args.output_dir / "log" / "prepare_folder.log")
-    try:
-        _, sups, skipped = prepare_folder(
-            args.corpus_dir,
-            args.speaker_regex,
-            args.num_folds,
-            args.seed,
-            args.output_dir,
-            args.name,
-        )
-    except UserError as e:
-        print(f"asr2emo.data.folder: error: {e}", file=sys.stderr)
-        return 1
-    logging.info(
-        "%d utterances, %d skipped; fold groups:\n%s",
-        len(sups),
-        sum(len(v) for v in skipped.values()),
-        summary(sups),
-    )
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from asr2emo.cli import main as cli_main
+
+    sys.exit(cli_main(["prepare-folder", *sys.argv[1:]]))
