@@ -34,6 +34,12 @@ def get_parser() -> ConfArgumentParser:
         default=500,
         help="output frames (30 ms) computed at once, with full context; 0 = whole cut",
     )
+    p.add_argument(
+        "--storage",
+        choices=["auto", "lilcom", "numpy"],
+        default="auto",
+        help="array storage: lilcom (lossy, small), numpy (exact); auto = lilcom if installed",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument(
         "--require-ivectors",
@@ -59,6 +65,13 @@ def main(args: argparse.Namespace) -> int:
         model.check_layer(layer)
     cuts = CutSet.from_file(args.in_cuts)
     extract_bottlenecks(
-        model, cuts, args.layers, args.out_dir, args.chunk_size, args.device, args.require_ivectors
+        model,
+        cuts,
+        args.layers,
+        args.out_dir,
+        args.chunk_size,
+        args.device,
+        args.require_ivectors,
+        args.storage,
     )
     return 0

@@ -2,11 +2,11 @@
 
 For each layer, ``<out_dir>/<layer>/cuts.jsonl.gz`` holds the input cuts (supervisions
 unchanged) with a custom ``TemporalArray`` ``bottleneck`` of shape ``(ceil(T / 3), dim)`` at a
-0.03 s frame shift, written by the features engineer's writer choice (``LilcomChunkyWriter``, or
-``NumpyFilesWriter`` when lilcom is missing) under ``<out_dir>/<layer>/feats``; ``.done`` per
-layer. The model runs frozen (eval mode: batchnorm running statistics, no dropout), one cut at a
-time, in chunks of ``chunk_size`` output frames with full left/right context, so the numbers do
-not depend on the chunking (tested).
+0.03 s frame shift, stored under ``<out_dir>/<layer>/feats`` by ``LilcomChunkyWriter`` (lossy)
+or ``NumpyFilesWriter`` (exact; when lilcom is missing or with ``storage="numpy"``); ``.done``
+per layer. The model runs frozen (eval mode: batchnorm running statistics, no dropout), one cut
+at a time, in chunks of ``chunk_size`` output frames with full left/right context, so the
+numbers do not depend on the chunking (tested).
 """
 
 from __future__ import annotations
@@ -54,8 +54,15 @@ def extract_bottlenecks(
     chunk_size: int = 500,
     device: str | torch.device = "cpu",
     require_ivectors: bool = True,
+    storage: str = "auto",
 ) -> List[Path]:
-    """Write ``<out_dir>/<layer>/cuts.jsonl.gz`` for every layer not yet done; return the paths."""
+    """Write ``<out_dir>/<layer>/cuts.jsonl.gz`` for every layer not yet done; return the paths.
+
+    ``storage``: ``lilcom`` (lossy, ~4x smaller), ``numpy`` (exact) or ``auto`` (lilcom when
+    installed).
+    """
+    from lhotse.features.io import LilcomChunkyWriter, NumpyFilesWriter
+
     from asr2emo.features.storage import feature_writer_type
 
     out_dir = Path(out_dir)
@@ -70,7 +77,9 @@ def extract_bottlenecks(
     model.eval()
     f = model.config.frame_subsampling_factor
     frame_shift = 0.01 * f
-    writer_type = feature_writer_type()
+    writer_type = {"lilcom": LilcomChunkyWriter, "numpy": NumpyFilesWriter}.get(storage)
+    if writer_type is None:
+        writer_type = feature_writer_type()
     writers, results = {}, {layer: [] for layer in todo}
     t0, audio = time.time(), 0.0
     with contextlib.ExitStack() as stack:
