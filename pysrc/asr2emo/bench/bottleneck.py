@@ -22,7 +22,7 @@ def measure(conf: Path, seconds: float) -> float:
     model = TdnnfModel(read_model_config(conf), 40).eval()
     frames = int(seconds * 100)
     feats = torch.randn(1, frames, 40)
-    ivecs = torch.randn(1, frames // 10 + 1, 100)
+    ivecs = torch.randn(1, frames // 10 + 1, model.config.ivector_dim)
     model.extract(feats[:, :300], ivecs[:, :30], "tdnnf12")  # warm-up
     t0 = time.perf_counter()
     model.extract(feats, ivecs, "tdnnf12", chunk_size=500)

@@ -47,7 +47,7 @@ def measure(
     model = TdnnfModel(read_model_config(conf), loss_fn.graph_compiler.num_outputs).train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     feats = torch.randn(utts, frames, 40)
-    ivecs = torch.randn(utts, frames // 10, 100)
+    ivecs = torch.randn(utts, frames // 10, model.config.ivector_dim)
     lens = torch.full((utts,), frames)
     batch_texts = [" ".join(texts[i].split()[:12]) for i in range(utts)]
 
