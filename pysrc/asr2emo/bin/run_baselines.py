@@ -1,0 +1,218 @@
+"""Classical emotion baselines on exactly the folds of stage 8, compared with transfer learning.
+
+Reads the stage-0 manifests ``<manifest-dir>/<corpus>_{recordings,supervisions}_*.jsonl.gz``,
+builds stage 8's leave-one-session-out folds (same function, seed and classes as
+``--emotion-config``), checks them against ``<emotion-dir>/<layer>/fold-*/predictions.jsonl``
+when present, and writes under ``<exp-dir>``::
+
+    features/{egemaps,mfcc_stats,ivector}.npz   cached utterance features (ids, feats, meta)
+    <system>/fold-<k>/predictions.jsonl          {"id", "speaker", "session", "label", "pred"}
+    <system>/metrics.json                        stage 8's schema: ua, wa (pooled), folds[...]
+                                                 .ua/.wa, ua_fold_mean, per_class_recall, ...
+    comparison.json, comparison.md               UA/WA mean ± std over folds, paired
+                                                 differences against the transfer system
+
+Systems: ``egemaps_svm``, ``mfcc_lr``, ``ivector_lr`` (see :mod:`asr2emo.baselines.classical`).
+A system dir with ``.done`` is not recomputed; the comparison is always rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from asr2emo.baselines.classical import (
+    SYSTEM_TITLES,
+    SYSTEMS,
+    ClassicalConfig,
+    metrics_from_records,
+    run_folds,
+    write_system,
+)
+from asr2emo.baselines.compare import compare, write_comparison
+from asr2emo.baselines.features import compute_features
+from asr2emo.baselines.folds import (
+    check_against_stage8,
+    fold_test_ids,
+    read_stage8_test_ids,
+    read_stage8_val_speakers,
+    restrict_to_stage8,
+    stage8_folds,
+    stage8_seed,
+)
+from asr2emo.baselines.utterances import load_table
+from asr2emo.features.mfcc import KaldiMfccHiresConfig
+from asr2emo.utils.config import ConfArgumentParser, str_list
+from asr2emo.utils.errors import UserError
+from asr2emo.utils.io import is_done
+from asr2emo.utils.logging import setup_logging
+
+
+def get_parser() -> ConfArgumentParser:
+    p = ConfArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("manifest_dir", type=Path, help="stage-0 manifests")
+    p.add_argument("corpus", help="manifest prefix, e.g. iemocap or urdu")
+    p.add_argument("exp_dir", type=Path, help="output directory, e.g. exp/baselines")
+    p.add_argument(
+        "--systems",
+        type=str_list,
+        default=list(SYSTEMS),
+        help=f"comma list among {','.join(SYSTEMS)}",
+    )
+    p.add_argument(
+        "--emotion-config",
+        default="",
+        help="stage 8's conf (emotion.conf): the folds' --seed and --classes are read from it",
+    )
+    p.add_argument(
+        "--mfcc-config", default="", help="mfcc_hires.conf of the MFCC and i-vector features"
+    )
+    p.add_argument("--ivector-dir", type=Path, default=None, help="stage-3 i-vector extractor")
+    p.add_argument(
+        "--emotion-dir",
+        type=Path,
+        default=None,
+        help="stage 8 outputs: folds are checked against them, the transfer system is read",
+    )
+    p.add_argument(
+        "--transfer-layer",
+        default="",
+        help="stage-8 layer of the transfer system; empty: the report's choice "
+        "(deployable model's layer, else tdnnf12, else best UA)",
+    )
+    d = ClassicalConfig()
+    p.add_argument("--svm-c", type=float, default=d.svm_c, help="SVM regularization C")
+    p.add_argument("--svm-gamma", default=d.svm_gamma, help="rbf gamma: scale, auto or a number")
+    p.add_argument("--lr-c", type=float, default=d.lr_c, help="logistic regression C")
+    p.add_argument("--lr-max-iter", type=int, default=d.lr_max_iter)
+    p.add_argument("--class-weight", choices=["none", "balanced"], default=d.class_weight)
+    p.add_argument(
+        "--train-on",
+        choices=["train+val", "train"],
+        default=d.train_on,
+        help="train+val: every utterance outside the test session; train: stage 8's "
+        "training speakers only (its validation speaker left out)",
+    )
+    return p
+
+
+def emotion_settings(conf: str) -> Tuple[int, List[str]]:
+    """Seed and classes of stage 8, parsed by stage 8's own parser from its conf file."""
+    from asr2emo.bin.train_emotion import get_parser as emotion_parser
+
+    args = emotion_parser().parse_args((["--config", conf] if conf else []) + ["_", "_"])
+    return int(args.seed), list(args.classes)
+
+
+def mfcc_settings(conf: str) -> KaldiMfccHiresConfig:
+    from asr2emo.bin.compute_mfcc import config_from_args
+    from asr2emo.bin.compute_mfcc import get_parser as mfcc_parser
+
+    if not conf:
+        return KaldiMfccHiresConfig()
+    return config_from_args(mfcc_parser().parse_args(["--config", conf, "_", "_", "_"]))
+
+
+def transfer_metrics(emotion_dir: Optional[Path], layer: str) -> Tuple[str, Optional[Dict]]:
+    """``(name, stage 8 metrics.json)`` of the transfer system, or ``("", None)``."""
+    if emotion_dir is None:
+        return "", None
+    from asr2emo.report.collect import layer_metrics
+    from asr2emo.report.render import choose_layer
+
+    layers = layer_metrics(emotion_dir) if Path(emotion_dir).is_dir() else {}
+    if layer and layer not in layers:
+        raise UserError(f"--transfer-layer '{layer}': no {emotion_dir}/{layer}/metrics.json")
+    chosen = choose_layer(layers, Path(emotion_dir), layer)
+    if chosen is None:
+        logging.warning("no stage-8 metrics in %s: no transfer system to compare", emotion_dir)
+        return "", None
+    return f"transfer_{chosen}", layers[chosen]
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.exp_dir / "log" / "run_baselines.log")
+    for s in args.systems:
+        if s not in SYSTEMS:
+            raise UserError(f"unknown system '{s}'; valid: {', '.join(SYSTEMS)}")
+    seed, classes = emotion_settings(args.emotion_config)
+    seeds = stage8_seed(args.emotion_dir)
+    for layer, s8 in seeds.items():
+        if s8 != seed:
+            raise UserError(
+                f"stage 8 ({args.emotion_dir}/{layer}) used --seed={s8}, "
+                f"the emotion config gives {seed}: the folds would differ"
+            )
+    table = load_table(args.manifest_dir, args.corpus, classes or None)
+    stage8 = read_stage8_test_ids(args.emotion_dir)
+    table = restrict_to_stage8(table, stage8)
+    folds = stage8_folds(table, seed)
+    checked = check_against_stage8(
+        fold_test_ids(folds, table.ids),
+        stage8,
+        {f.fold: f.val_speaker for f in folds},
+        read_stage8_val_speakers(args.emotion_dir),
+    )
+    logging.info(
+        "%d utterances, classes %s, %d folds (seed %d)%s",
+        table.num_utts,
+        table.classes,
+        len(folds),
+        seed,
+        f"; identical to stage 8's test sets ({', '.join(checked)})" if checked else "",
+    )
+    cfg = ClassicalConfig(
+        svm_c=args.svm_c,
+        svm_gamma=args.svm_gamma,
+        lr_c=args.lr_c,
+        lr_max_iter=args.lr_max_iter,
+        class_weight=args.class_weight,
+        train_on=args.train_on,
+        seed=seed,
+    )
+    todo = [s for s in args.systems if not is_done(args.exp_dir / s)]
+    feats = {}
+    if todo:
+        t0 = time.time()
+        feats = compute_features(
+            table,
+            sorted({SYSTEMS[s][0] for s in todo}),
+            args.exp_dir / "features",
+            mfcc_settings(args.mfcc_config),
+            args.ivector_dir,
+        )
+        logging.info("features ready in %.1f s", time.time() - t0)
+    results: Dict[str, Dict] = {}
+    for system in args.systems:
+        sdir = args.exp_dir / system
+        if is_done(sdir):
+            logging.info("%s: done already (%s)", system, sdir / "metrics.json")
+            results[system] = json.loads((sdir / "metrics.json").read_text())
+            continue
+        t0 = time.time()
+        kind, classifier = SYSTEMS[system]
+        recs = run_folds(feats[kind], table, folds, classifier, cfg)
+        metrics = metrics_from_records(system, recs, table.classes)
+        metrics.update({"feature": kind, "config": vars(cfg).copy(), "num_utts": table.num_utts})
+        write_system(sdir, recs, metrics)
+        results[system] = metrics
+        logging.info(
+            "%s: UA %.4f WA %.4f (pooled), fold UAs %s (%.1f s)",
+            system,
+            metrics["ua"],
+            metrics["wa"],
+            " ".join(f"{f['ua']:.3f}" for f in metrics["folds"]),
+            time.time() - t0,
+        )
+    name, transfer = transfer_metrics(args.emotion_dir, args.transfer_layer)
+    comp = compare(results, transfer, name)
+    titles = dict(SYSTEM_TITLES)
+    if name:
+        titles[name] = f"ASR bottleneck ({name.split('_', 1)[1]}) + head"
+    write_comparison(args.exp_dir, comp, titles)
+    logging.info("wrote %s", args.exp_dir / "comparison.md")
+    return 0
