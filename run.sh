@@ -20,6 +20,7 @@ conf_dir=
 data_dir=data
 exp_dir=exp
 nj=2
+nj_train=1
 device=cpu
 
 help_message="Usage: $0 [options]
@@ -28,7 +29,7 @@ Stages:
   1  lang: lexicon, phones, L, phone LM P (denominator), word 3-gram G, HLG
   2  TED-LIUM hires MFCC (40-dim, kaldi-native-fbank), speed perturbation, global CMVN
   3  i-vector extractor (PCA, diagonal UBM, T-matrix) + online i-vectors for TED-LIUM
-  4  LF-MMI training of the TDNN-F with k2 (resumable, torchrun DDP when --nj-train > 1)
+  4  LF-MMI training of the TDNN-F with k2 (resumable; torchrun DDP when --nj-train > 1)
   5  decode TED-LIUM dev/test with HLG, WER
   6  IEMOCAP hires MFCC + online i-vectors with the stage-3 extractor
   7  bottleneck extraction: frozen TDNN-F up to the configured layer (default tdnnf12)
@@ -43,6 +44,7 @@ Options:
   --data-dir DIR      manifests, features, lang (default: $data_dir)
   --exp-dir DIR       models, logs, reports (default: $exp_dir)
   --nj N              parallel jobs (default: $nj)
+  --nj-train N        training processes of stage 4 (torchrun DDP; default: $nj_train)
   --device DEV        cpu, cuda or cuda:N (default: $device)
   --config FILE       read any of these options from a file of --key=value lines
 Rerunning a finished stage is a no-op; a killed stage restarts cleanly."
@@ -54,6 +56,8 @@ Rerunning a finished stage is a no-op; a killed stage restarts cleanly."
 check_int stage "$stage"
 check_int stop-stage "$stop_stage"
 check_int nj "$nj"
+check_int nj-train "$nj_train"
+[ "$nj_train" -ge 1 ] || die "--nj-train must be at least 1"
 [ "$nj" -ge 1 ] || die "--nj must be at least 1"
 [[ $device =~ ^(cpu|cuda|cuda:[0-9]+)$ ]] || die "--device must be cpu, cuda or cuda:N, got '$device'"
 [ "$stage" -le "$stop_stage" ] || die "--stage ($stage) is after --stop-stage ($stop_stage)"
@@ -136,7 +140,8 @@ fi
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   log "Stage 4: LF-MMI training of the TDNN-F (k2)"
   require_step steps/train_lfmmi.sh "stage 4 (LF-MMI training)"
-  steps/train_lfmmi.sh --device $device --model-config $conf_dir/tdnnf.conf \
+  steps/train_lfmmi.sh --device $device --world-size $nj_train \
+    --ivector-extractor-dir $exp_dir/ivector --model-config $conf_dir/tdnnf.conf \
     --config $conf_dir/lfmmi.conf $fbank/tedlium2_cuts_train_ivec.jsonl.gz \
     $fbank/tedlium2_cuts_dev_ivec.jsonl.gz $lang $exp_dir/tdnnf
 fi

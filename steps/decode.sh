@@ -13,17 +13,6 @@ Options:
                       (its keys: --search-beam --output-beam --min-active-states
                        --max-active-states --max-duration)"
 
-# --config is the python tool's (its keys are not shell options): take it out before parsing.
-args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --config) [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 1; }; config=$2; shift 2 ;;
-    --config=*) config=${1#--config=}; shift ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-set -- ${args[@]+"${args[@]}"}
-
 . utils/lib.sh
 . utils/parse_options.sh
 

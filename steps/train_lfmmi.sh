@@ -29,17 +29,6 @@ Multi-node: run on every node, from the recipe directory, with the same argument
     <train-cuts> <valid-cuts> <lang-dir> <exp-dir>
   (exp-dir on a shared file system; rank 0 writes the checkpoints)."
 
-# --config is the python tool's (its keys are not shell options): take it out before parsing.
-args=()
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --config) [ $# -ge 2 ] || { echo "$0: --config needs a file" >&2; exit 1; }; config=$2; shift 2 ;;
-    --config=*) config=${1#--config=}; shift ;;
-    *) args+=("$1"); shift ;;
-  esac
-done
-set -- ${args[@]+"${args[@]}"}
-
 . utils/lib.sh
 . utils/parse_options.sh
 

@@ -54,12 +54,16 @@ def test_ivector_steps(tmp_path: Path) -> None:
     cuts_path = fbank / "tiny_cuts_all.jsonl.gz"
     assert (fbank / "tiny_cmvn.json").is_file()
 
-    small = ["--num-gauss", "8", "--ivector-dim", "6", "--num-iters", "3", "--num-iters-ubm", "3"]
+    # a tiny extractor: conf/mini/ivector.conf with a few keys overridden, Kaldi-style
+    conf = tmp_path / "ivector.conf"
+    conf.write_text(
+        (ROOT / "conf" / "mini" / "ivector.conf").read_text()
+        + "--num-gauss=8\n--ivector-dim=6\n--num-iters=3\n--num-iters-ubm=3\n"
+    )
     run(
         "steps/train_ivector_extractor.sh",
         "--config",
-        "conf/mini/ivector.conf",
-        *small,
+        str(conf),
         str(cuts_path),
         str(ivdir),
     )
@@ -90,8 +94,7 @@ def test_ivector_steps(tmp_path: Path) -> None:
     res = run(
         "steps/train_ivector_extractor.sh",
         "--config",
-        "conf/mini/ivector.conf",
-        *small,
+        str(conf),
         str(cuts_path),
         str(ivdir),
     )

@@ -5,7 +5,10 @@
 #   --foo-bar VAL / --foo-bar=VAL  set the already-defined variable foo_bar (else: error);
 #                                  a variable whose default is true/false only takes true/false.
 #   --config FILE                  read Kaldi conf lines "--key=value" (with # comments) from FILE,
-#                                  as if given on the command line at that position.
+#                                  as if given on the command line at that position; but when the
+#                                  script defines its own variable `config` (steps/*.sh do), FILE
+#                                  is simply assigned to it: the step hands it to its Python verb,
+#                                  which checks the keys.
 #   --help / -h                    print $help_message and exit 0.
 # Parsing stops at the first argument that does not start with "--"; the rest stay in "$@".
 # Errors are one line on stderr and exit status 1; valid options are read off $help_message.
@@ -13,8 +16,8 @@
 _po_prog=$(basename "$0")
 
 _po_valid_options() {
-  # Options named in the caller's help message, for the error message.
-  echo "${help_message:-}" | grep -oE -- '--[a-z][a-z0-9-]*' | sort -u | tr '\n' ' '
+  # Options the caller's help message documents (lines starting with "  --opt"), for the error.
+  echo "${help_message:-}" | grep -oE -- '^[[:space:]]+--[a-z][a-z0-9-]*' | tr -d ' \t' | sort -u | tr '\n' ' '
 }
 
 _po_set() {
@@ -63,10 +66,12 @@ while true; do
       if [ -z "${help_message:-}" ]; then echo "$_po_prog: no help message" >&2; else echo "$help_message"; fi
       exit 0 ;;
     --config=*)
-      _po_read_config "${1#--config=}"; shift ;;
+      if [ -n "${config+x}" ]; then config=${1#--config=}; else _po_read_config "${1#--config=}"; fi
+      shift ;;
     --config)
       [ $# -lt 2 ] && { echo "$_po_prog: option --config needs a file" >&2; exit 1; }
-      _po_read_config "$2"; shift 2 ;;
+      if [ -n "${config+x}" ]; then config=$2; else _po_read_config "$2"; fi
+      shift 2 ;;
     --*=*)
       _po_opt=${1%%=*}; _po_set "${_po_opt#--}" "${1#*=}" ""; shift ;;
     --?*)
