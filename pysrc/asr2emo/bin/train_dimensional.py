@@ -1,0 +1,175 @@
+"""Valence/arousal/dominance regression on bottleneck frames, on the folds of stage 8.
+
+Reads ``<bottleneck-dir>/<layer>/cuts.jsonl.gz`` (stage 7; supervision custom ``valence``,
+``arousal``, ``dominance``), builds stage 8's folds (same classes and seed as
+``--emotion-config``; checked against ``<emotion-dir>/<layer>/fold-*`` when present) and writes
+under ``<out-dir>/<layer>/``::
+
+    predictions.jsonl   {"id", "speaker", "session", "fold", "gold": {dim: x},
+                         "pred": {system: {dim: x}}}
+    metrics.json        {"layer", "loss", "dimensions", "num_utts", "config",
+                         "systems": {system: {"pooled": {dim: {"ccc", "pearson", "mse"}},
+                                              "fold_mean": {dim: {...}},
+                                              "folds": [{"fold", "test_session", "n",
+                                                         dim: {...}}]}}, "folds_info": [...]}
+    table.md            CCC / Pearson r / MSE per dimension and system
+
+Systems: ``head`` (frame-level regression head, utterance = mean over frames), ``mean_predictor``
+(training-fold mean), ``egemaps_ridge`` (eGeMAPS functionals + ridge; features cached in
+``--feature-cache``, the same cache format as ``asr2emo run-baselines``). A layer dir with
+``.done`` is not recomputed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Dict
+
+import torch
+
+from asr2emo.baselines.features import compute_features
+from asr2emo.baselines.folds import (
+    check_against_stage8,
+    fold_test_ids,
+    read_stage8_test_ids,
+    read_stage8_val_speakers,
+)
+from asr2emo.bin.run_baselines import emotion_settings
+from asr2emo.bin.train_emotion import find_layers
+from asr2emo.dimensional.data import DIMENSIONS, audio_table, load_dimensional
+from asr2emo.dimensional.train import SYSTEMS, RegConfig, cross_validate_dimensional
+from asr2emo.emotion.folds import make_folds
+from asr2emo.utils.config import ConfArgumentParser, int_list, str_list
+from asr2emo.utils.errors import UserError
+from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.logging import setup_logging
+
+TITLES = {
+    "head": "bottleneck frames + regression head",
+    "mean_predictor": "mean predictor (training-fold mean)",
+    "egemaps_ridge": "eGeMAPS + ridge regression",
+}
+
+
+def get_parser() -> ConfArgumentParser:
+    p = ConfArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("bottleneck_dir", type=Path, help="stage 7 output: <layer>/cuts.jsonl.gz")
+    p.add_argument("out_dir", type=Path, help="output directory, e.g. exp/dimensional")
+    p.add_argument("--layers", type=str_list, default=[], help="empty: every finished layer")
+    p.add_argument("--systems", type=str_list, default=list(SYSTEMS), help=",".join(SYSTEMS))
+    p.add_argument("--loss", choices=["ccc", "mse"], default="ccc")
+    d = RegConfig()
+    p.add_argument("--hidden-dims", type=int_list, default=[], help="empty: linear head")
+    p.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--batch-utts", type=int, default=d.batch_utts, help="utterances per batch")
+    p.add_argument("--max-epochs", type=int, default=d.max_epochs)
+    p.add_argument("--patience", type=int, default=d.patience)
+    p.add_argument("--ridge-alpha", type=float, default=d.ridge_alpha)
+    p.add_argument(
+        "--emotion-config", default="", help="stage 8's conf: the folds' --seed and --classes"
+    )
+    p.add_argument(
+        "--emotion-dir", type=Path, default=None, help="stage 8 outputs, to check the folds"
+    )
+    p.add_argument(
+        "--feature-cache",
+        type=Path,
+        default=None,
+        help="eGeMAPS cache dir (e.g. exp/baselines/features); default <out-dir>/features",
+    )
+    p.add_argument("--num-threads", type=int, default=1)
+    return p
+
+
+def _fmt(x) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def table_markdown(metrics: Dict) -> str:
+    head = "| system | " + " | ".join(f"{d} CCC | {d} r | {d} MSE" for d in DIMENSIONS) + " |"
+    lines = [head, "|---|" + "---|" * (3 * len(DIMENSIONS))]
+    for s, m in metrics["systems"].items():
+        cells = []
+        for d in DIMENSIONS:
+            p = m["pooled"][d]
+            cells += [_fmt(p["ccc"]), _fmt(p["pearson"]), _fmt(p["mse"])]
+        lines.append(f"| {TITLES.get(s, s)} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        f"Pooled over the {metrics['num_utts']} test utterances of all folds (layer "
+        f"{metrics['layer']}, loss {metrics['loss']}); CCC = concordance correlation, "
+        "r = Pearson, MSE on the 1-5 scale. Fold means of CCC: "
+        + "; ".join(
+            f"{s} " + "/".join(_fmt(m["fold_mean"][d]["ccc"]) for d in DIMENSIONS)
+            for s, m in metrics["systems"].items()
+        )
+        + " (v/a/d).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.out_dir / "log" / "train_dimensional.log")
+    torch.set_num_threads(args.num_threads)
+    for s in args.systems:
+        if s not in SYSTEMS:
+            raise UserError(f"unknown system '{s}'; valid: {', '.join(SYSTEMS)}")
+    seed, classes = emotion_settings(args.emotion_config)
+    cfg = RegConfig(
+        hidden_dims=list(args.hidden_dims),
+        dropout=args.dropout,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        batch_utts=args.batch_utts,
+        max_epochs=args.max_epochs,
+        patience=args.patience,
+        loss=args.loss,
+        ridge_alpha=args.ridge_alpha,
+        seed=seed,
+    )
+    stage8 = read_stage8_test_ids(args.emotion_dir)
+    stage8_val = read_stage8_val_speakers(args.emotion_dir)
+    for layer in find_layers(args.bottleneck_dir, args.layers):
+        layer_dir = args.out_dir / layer
+        if is_done(layer_dir):
+            logging.info("%s: done already (%s)", layer, layer_dir / "metrics.json")
+            continue
+        t0 = time.time()
+        data = load_dimensional(args.bottleneck_dir / layer / "cuts.jsonl.gz", classes or None)
+        folds = make_folds(data.frames.sessions, data.frames.speakers, seed)
+        checked = check_against_stage8(
+            fold_test_ids(folds, data.frames.ids),
+            stage8,
+            {f.fold: f.val_speaker for f in folds},
+            stage8_val,
+        )
+        logging.info(
+            "%s: %d utterances, %d folds%s",
+            layer,
+            data.frames.num_utts,
+            len(folds),
+            f" (identical to stage 8: {', '.join(checked)})" if checked else "",
+        )
+        egemaps = None
+        if "egemaps_ridge" in args.systems:
+            cache = args.feature_cache or args.out_dir / "features"
+            egemaps = compute_features(audio_table(data), ["egemaps"], cache)["egemaps"]
+        metrics, records = cross_validate_dimensional(data, folds, cfg, args.systems, egemaps)
+        metrics = {"layer": layer, "loss": cfg.loss, **metrics, "config": asdict(cfg)}
+        layer_dir.mkdir(parents=True, exist_ok=True)
+        with atomic_path(layer_dir / "predictions.jsonl") as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in records))
+        with atomic_path(layer_dir / "metrics.json") as tmp:
+            tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+        with atomic_path(layer_dir / "table.md") as tmp:
+            tmp.write_text(f"# Dimensional emotion ({layer})\n\n" + table_markdown(metrics))
+        mark_done(layer_dir)
+        logging.info("%s: wrote %s in %.1f s", layer, layer_dir / "table.md", time.time() - t0)
+    return 0
