@@ -84,3 +84,19 @@ def test_scaler_fit_on_training_fold_only_leakage_probe(classifier):
         np.testing.assert_allclose(scaler.mean_, probe[tr].mean(axis=0), atol=1e-9)
         assert abs(scaler.mean_[0]) < 1.0  # a leaky scaler would give about 250
         assert len(recs[f.fold]) == len(f.test)
+
+
+def test_report_sections_render_written_outputs(tmp_path):
+    from asr2emo.baselines.compare import write_comparison
+    from asr2emo.report.extras import baselines_section, dimensional_section
+
+    lines, d = baselines_section(tmp_path / "nothing")
+    assert d is None and any("not run" in x for x in lines)
+    comp = compare({"b": _metrics([0.5, 0.6], [0.5, 0.6])}, _metrics([0.4, 0.4], [0.4, 0.4]), "t")
+    write_comparison(tmp_path, comp, {"b": "Baseline B"})
+    lines, d = baselines_section(tmp_path)
+    row = next(x for x in lines if x.startswith("| Baseline B"))
+    assert "+15.0 ± 7.1" in row  # differences 0.1, 0.2
+    assert d["systems"]["b"]["delta_ua"]["mean"] == pytest.approx(0.15)
+    lines, d = dimensional_section(tmp_path / "nothing")
+    assert d is None

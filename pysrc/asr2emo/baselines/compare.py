@@ -103,7 +103,7 @@ def comparison_markdown(comp: Dict, titles: Optional[Dict[str, str]] = None) -> 
 
 def write_comparison(exp_dir: Path, comp: Dict, titles: Optional[Dict[str, str]] = None) -> None:
     with atomic_path(Path(exp_dir) / "comparison.json") as tmp:
-        tmp.write_text(json.dumps(comp, indent=2) + "\n")
+        tmp.write_text(json.dumps({**comp, "titles": titles or {}}, indent=2) + "\n")
     with atomic_path(Path(exp_dir) / "comparison.md") as tmp:
         tmp.write_text(
             "# Baselines on the folds of stage 8\n\n" + comparison_markdown(comp, titles)

@@ -28,7 +28,6 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Dict
 
 import torch
 
@@ -41,19 +40,14 @@ from asr2emo.baselines.folds import (
 )
 from asr2emo.bin.run_baselines import emotion_settings
 from asr2emo.bin.train_emotion import find_layers
-from asr2emo.dimensional.data import DIMENSIONS, audio_table, load_dimensional
+from asr2emo.dimensional.data import audio_table, load_dimensional
+from asr2emo.dimensional.table import table_markdown
 from asr2emo.dimensional.train import SYSTEMS, RegConfig, cross_validate_dimensional
 from asr2emo.emotion.folds import make_folds
 from asr2emo.utils.config import ConfArgumentParser, int_list, str_list
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path, is_done, mark_done
 from asr2emo.utils.logging import setup_logging
-
-TITLES = {
-    "head": "bottleneck frames + regression head",
-    "mean_predictor": "mean predictor (training-fold mean)",
-    "egemaps_ridge": "eGeMAPS + ridge regression",
-}
 
 
 def get_parser() -> ConfArgumentParser:
@@ -86,33 +80,6 @@ def get_parser() -> ConfArgumentParser:
     )
     p.add_argument("--num-threads", type=int, default=1)
     return p
-
-
-def _fmt(x) -> str:
-    return "–" if x is None else f"{x:.3f}"
-
-
-def table_markdown(metrics: Dict) -> str:
-    head = "| system | " + " | ".join(f"{d} CCC | {d} r | {d} MSE" for d in DIMENSIONS) + " |"
-    lines = [head, "|---|" + "---|" * (3 * len(DIMENSIONS))]
-    for s, m in metrics["systems"].items():
-        cells = []
-        for d in DIMENSIONS:
-            p = m["pooled"][d]
-            cells += [_fmt(p["ccc"]), _fmt(p["pearson"]), _fmt(p["mse"])]
-        lines.append(f"| {TITLES.get(s, s)} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        f"Pooled over the {metrics['num_utts']} test utterances of all folds (layer "
-        f"{metrics['layer']}, loss {metrics['loss']}); CCC = concordance correlation, "
-        "r = Pearson, MSE on the 1-5 scale. Fold means of CCC: "
-        + "; ".join(
-            f"{s} " + "/".join(_fmt(m["fold_mean"][d]["ccc"]) for d in DIMENSIONS)
-            for s, m in metrics["systems"].items()
-        )
-        + " (v/a/d).",
-    ]
-    return "\n".join(lines) + "\n"
 
 
 def main(args: argparse.Namespace) -> int:
