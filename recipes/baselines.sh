@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Classical emotion baselines on exactly the folds of stage 8, and the comparison table against
-# the transfer system (issue 7): eGeMAPS + SVM, MFCC statistics + logistic regression, offline
-# i-vector + logistic regression. Run from the recipe root after run.sh stage 8 (or without it:
-# then there is no transfer row and no fold check). For the paper recipe's IEMOCAP:
+# Emotion baselines on exactly the folds of stage 8, and the comparison table against the
+# transfer system (issue 7): eGeMAPS + SVM, MFCC statistics + logistic regression, offline
+# i-vector + logistic regression, and the TDNN-F + head trained from scratch on the emotion data.
+# Run from the recipe root after run.sh stage 8 (or without it: then there is no transfer row
+# and no fold check). For the paper recipe's IEMOCAP:
 #
 #   recipes/baselines.sh --conf-dir conf/mini
 #   -> exp/baselines/comparison.md, exp/baselines/<system>/metrics.json
@@ -24,13 +25,14 @@ systems=
 
 help_message="Usage: $0 [options]
 Options:
-  --conf-dir DIR       baselines.conf, emotion.conf (folds' seed/classes), mfcc_hires.conf (default: $conf_dir)
+  --conf-dir DIR       baselines.conf, emotion.conf (folds' seed/classes), mfcc_hires.conf,
+                       tdnnf.conf (default: $conf_dir)
   --manifest-dir DIR   stage-0 manifests <corpus>_{recordings,supervisions}_*.jsonl.gz (default: $manifest_dir)
   --corpus NAME        manifest prefix: iemocap or the folder corpus name (default: $corpus)
   --ivector-dir DIR    stage-3 i-vector extractor, for the i-vector baseline (default: $ivector_dir)
   --emotion-dir DIR    stage-8 outputs: transfer system + fold check; may be absent (default: $emotion_dir)
   --exp-dir DIR        outputs (default: $exp_dir)
-  --systems LIST       comma list overriding baselines.conf (egemaps_svm,mfcc_lr,ivector_lr)
+  --systems LIST       comma list overriding baselines.conf (egemaps_svm,mfcc_lr,ivector_lr,tdnnf_scratch)
   --config FILE        any of these options as --key=value lines"
 
 . utils/lib.sh
@@ -47,6 +49,7 @@ mkdir -p "$exp_dir/log"
 log "baselines: $corpus manifests $manifest_dir -> $exp_dir (log: $exp_dir/log/run_baselines.log)"
 asr2emo run-baselines --config "$conf_dir/baselines.conf" \
   --emotion-config "$conf_dir/emotion.conf" --mfcc-config "$conf_dir/mfcc_hires.conf" \
+  --tdnnf-config "$conf_dir/tdnnf.conf" \
   --ivector-dir "$ivector_dir" --emotion-dir "$emotion_dir" ${systems:+--systems "$systems"} \
   "$manifest_dir" "$corpus" "$exp_dir"
 log "done: $exp_dir/comparison.md"

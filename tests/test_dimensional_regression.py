@@ -121,3 +121,17 @@ def test_missing_ratings_are_a_user_error(tmp_path):
         c.supervisions[0].custom["valence"] = None
     with pytest.raises(UserError, match="valence/arousal/dominance"):
         load_dimensional(cuts)
+
+
+def test_predictions_clipped_to_training_rating_range(tmp_path):
+    data = load_dimensional(_cuts_with_vad(tmp_path, seed=3))
+    folds = make_folds(data.frames.sessions, data.frames.speakers, seed=1)
+    egemaps = np.random.default_rng(0).normal(size=(data.frames.num_utts, 6))
+    egemaps[folds[0].test[0]] = 1e4  # an extreme test utterance
+    cfg = RegConfig(ridge_alpha=1.0, seed=1)
+    _, recs = cross_validate_dimensional(data, folds[:1], cfg, ["egemaps_ridge"], egemaps)
+    outside = np.concatenate([folds[0].train, folds[0].val])
+    lo, hi = data.targets[outside].min(0), data.targets[outside].max(0)
+    for r in recs:
+        v = [r["pred"]["egemaps_ridge"][d] for d in ("valence", "arousal", "dominance")]
+        assert np.all(v >= lo - 1e-4) and np.all(v <= hi + 1e-4)

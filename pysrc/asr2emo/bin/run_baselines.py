@@ -12,18 +12,23 @@ when present, and writes under ``<exp-dir>``::
     comparison.json, comparison.md               UA/WA mean ± std over folds, paired
                                                  differences against the transfer system
 
-Systems: ``egemaps_svm``, ``mfcc_lr``, ``ivector_lr`` (see :mod:`asr2emo.baselines.classical`).
+Systems: ``egemaps_svm``, ``mfcc_lr``, ``ivector_lr`` (see :mod:`asr2emo.baselines.classical`)
+and ``tdnnf_scratch``, the transfer system's TDNN-F + head trained from scratch on the emotion
+data (:mod:`asr2emo.baselines.scratch`; inputs cached in ``features/frames.npz``).
 A system dir with ``.done`` is not recomputed; the comparison is always rewritten.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
+
+import torch
 
 from asr2emo.baselines.classical import (
     SYSTEM_TITLES,
@@ -44,12 +49,16 @@ from asr2emo.baselines.folds import (
     stage8_folds,
     stage8_seed,
 )
+from asr2emo.baselines.scratch import ScratchConfig
 from asr2emo.baselines.utterances import load_table
 from asr2emo.features.mfcc import KaldiMfccHiresConfig
 from asr2emo.utils.config import ConfArgumentParser, str_list
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import is_done
+from asr2emo.utils.io import atomic_path, is_done
 from asr2emo.utils.logging import setup_logging
+
+SCRATCH = "tdnnf_scratch"
+ALL_SYSTEMS = list(SYSTEMS) + [SCRATCH]
 
 
 def get_parser() -> ConfArgumentParser:
@@ -61,7 +70,7 @@ def get_parser() -> ConfArgumentParser:
         "--systems",
         type=str_list,
         default=list(SYSTEMS),
-        help=f"comma list among {','.join(SYSTEMS)}",
+        help=f"comma list among {','.join(ALL_SYSTEMS)}",
     )
     p.add_argument(
         "--emotion-config",
@@ -97,6 +106,19 @@ def get_parser() -> ConfArgumentParser:
         help="train+val: every utterance outside the test session; train: stage 8's "
         "training speakers only (its validation speaker left out)",
     )
+    s = ScratchConfig()
+    p.add_argument(
+        "--tdnnf-config", default="", help="tdnnf.conf of the from-scratch TDNN-F (stage 4's)"
+    )
+    p.add_argument("--scratch-layer", default=s.layer, help="bottleneck layer fed to the head")
+    p.add_argument("--scratch-lr", type=float, default=s.lr, help="Adam learning rate")
+    p.add_argument("--scratch-max-epochs", type=int, default=s.max_epochs)
+    p.add_argument("--scratch-patience", type=int, default=s.patience)
+    p.add_argument(
+        "--scratch-batch-frames", type=int, default=s.batch_frames, help="padded input frames"
+    )
+    p.add_argument("--scratch-dropout", type=float, default=s.dropout, help="head dropout")
+    p.add_argument("--num-threads", type=int, default=1, help="torch threads (scratch TDNN-F)")
     return p
 
 
@@ -134,11 +156,57 @@ def transfer_metrics(emotion_dir: Optional[Path], layer: str) -> Tuple[str, Opti
     return f"transfer_{chosen}", layers[chosen]
 
 
+def run_scratch(args: argparse.Namespace, table, folds, seed: int):
+    """Baseline (c): ``({fold: records}, {fold: history + config})``."""
+    from asr2emo.baselines import scratch
+    from asr2emo.ivector.extractor import IvectorExtractor
+    from asr2emo.model.tdnnf import read_model_config
+
+    if args.ivector_dir is None:
+        raise UserError("the from-scratch TDNN-F needs --ivector-dir (stage-3 extractor)")
+    tdnnf = read_model_config(args.tdnnf_config or None)
+    opts = IvectorExtractor.load(args.ivector_dir).opts
+    ivec = scratch.frame_inputs(
+        table, args.exp_dir / "features", mfcc_settings(args.mfcc_config), args.ivector_dir
+    )
+    dim = int(ivec.ivectors[0].shape[1])
+    if (tdnnf.ivector_dim, tdnnf.ivector_period) != (dim, opts.ivector_period):
+        logging.info(
+            "TDNN-F i-vector dim/period %d/%d follow the extractor: %d/%d",
+            tdnnf.ivector_dim,
+            tdnnf.ivector_period,
+            dim,
+            opts.ivector_period,
+        )
+        tdnnf = dataclasses.replace(tdnnf, ivector_dim=dim, ivector_period=opts.ivector_period)
+    cfg = scratch.ScratchConfig(
+        layer=args.scratch_layer,
+        lr=args.scratch_lr,
+        max_epochs=args.scratch_max_epochs,
+        patience=args.scratch_patience,
+        batch_frames=args.scratch_batch_frames,
+        dropout=args.scratch_dropout,
+        seed=seed,
+    )
+    recs, hists = scratch.run_folds(table, ivec, folds, tdnnf, cfg)
+    conf = {"scratch": dataclasses.asdict(cfg), "tdnnf": dataclasses.asdict(tdnnf)}
+    return recs, {k: {**h, "config": conf} for k, h in hists.items()}
+
+
+def write_histories(system_dir: Path, hists: Dict[int, Dict]) -> None:
+    for k, h in hists.items():
+        path = system_dir / f"fold-{k}" / "history.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp:
+            tmp.write_text(json.dumps({k2: v for k2, v in h.items() if k2 != "config"}) + "\n")
+
+
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.exp_dir / "log" / "run_baselines.log")
+    torch.set_num_threads(args.num_threads)
     for s in args.systems:
-        if s not in SYSTEMS:
-            raise UserError(f"unknown system '{s}'; valid: {', '.join(SYSTEMS)}")
+        if s not in ALL_SYSTEMS:
+            raise UserError(f"unknown system '{s}'; valid: {', '.join(ALL_SYSTEMS)}")
     seed, classes = emotion_settings(args.emotion_config)
     seeds = stage8_seed(args.emotion_dir)
     for layer, s8 in seeds.items():
@@ -174,7 +242,7 @@ def main(args: argparse.Namespace) -> int:
         train_on=args.train_on,
         seed=seed,
     )
-    todo = [s for s in args.systems if not is_done(args.exp_dir / s)]
+    todo = [s for s in args.systems if not is_done(args.exp_dir / s) and s in SYSTEMS]
     feats = {}
     if todo:
         t0 = time.time()
@@ -194,10 +262,18 @@ def main(args: argparse.Namespace) -> int:
             results[system] = json.loads((sdir / "metrics.json").read_text())
             continue
         t0 = time.time()
-        kind, classifier = SYSTEMS[system]
-        recs = run_folds(feats[kind], table, folds, classifier, cfg)
-        metrics = metrics_from_records(system, recs, table.classes)
-        metrics.update({"feature": kind, "config": vars(cfg).copy(), "num_utts": table.num_utts})
+        if system == SCRATCH:
+            recs, hists = run_scratch(args, table, folds, seed)
+            metrics = metrics_from_records(system, recs, table.classes)
+            metrics.update({"best_epochs": [hists[k]["best_epoch"] for k in sorted(hists)]})
+            metrics.update({"config": hists[min(hists)]["config"], "num_utts": table.num_utts})
+            write_histories(sdir, hists)
+        else:
+            kind, classifier = SYSTEMS[system]
+            recs = run_folds(feats[kind], table, folds, classifier, cfg)
+            metrics = metrics_from_records(system, recs, table.classes)
+            metrics.update({"feature": kind, "config": vars(cfg).copy()})
+            metrics["num_utts"] = table.num_utts
         write_system(sdir, recs, metrics)
         results[system] = metrics
         logging.info(
@@ -208,6 +284,13 @@ def main(args: argparse.Namespace) -> int:
             " ".join(f"{f['ua']:.3f}" for f in metrics["folds"]),
             time.time() - t0,
         )
+    # stage 8 may have finished while the baselines ran: check its folds again before pairing
+    check_against_stage8(
+        fold_test_ids(folds, table.ids),
+        read_stage8_test_ids(args.emotion_dir),
+        {f.fold: f.val_speaker for f in folds},
+        read_stage8_val_speakers(args.emotion_dir),
+    )
     name, transfer = transfer_metrics(args.emotion_dir, args.transfer_layer)
     comp = compare(results, transfer, name)
     titles = dict(SYSTEM_TITLES)

@@ -6,7 +6,8 @@ standardized targets, or 1 - mean CCC) is taken on those utterance predictions, 
 utterances shuffled each epoch (Adam). Early stopping on the validation speaker's mean CCC.
 
 Two references per fold: the **mean predictor** (the training utterances' mean, constant) and
-**eGeMAPS + ridge regression** (standardized on the training fold). Both fit on every
+**eGeMAPS + ridge regression** (standardized on the training fold). Every system's predictions
+are clipped to the range of the training ratings (IEMOCAP 1-5). Both fit on every
 utterance outside the test session; the head trains on stage 8's training speakers and early-
 stops on its validation speaker.
 """
@@ -185,7 +186,10 @@ def run_fold(
     if "egemaps_ridge" in systems:
         pipe = ridge_pipeline(cfg.ridge_alpha).fit(egemaps[outside], data.targets[outside])
         preds["egemaps_ridge"] = pipe.predict(egemaps[fold.test])
-    return preds, info
+    # ratings live on a bounded scale: clip to the training ratings' range (one utterance with
+    # an extreme standardized feature can otherwise dominate the MSE of a linear model)
+    lo, hi = data.targets[outside].min(axis=0), data.targets[outside].max(axis=0)
+    return {s: np.clip(p, lo, hi) for s, p in preds.items()}, info
 
 
 def _nan_to_none(x: float) -> Optional[float]:
