@@ -27,6 +27,8 @@ from faults import (
     run,
 )
 
+pytestmark = pytest.mark.slow  # an independent second run of stages 0, 2-3 and 8: ~35 s
+
 
 @pytest.fixture(scope="session")
 def ref(micro_stage0, tmp_path_factory) -> Path:
