@@ -1,6 +1,7 @@
-"""Classical baselines on exactly the cross-validation folds of stage 8 (issue 7, item 1).
+"""Baselines on exactly the cross-validation folds of stage 8 (issue 7, item 1).
 
 eGeMAPS functionals + SVM, hires-MFCC statistics + logistic regression and offline i-vectors +
-logistic regression, each a scikit-learn pipeline standardized on the training fold only, scored
-with stage 8's metrics, and compared fold by fold with the transfer system.
+logistic regression (scikit-learn pipelines standardized on the training fold only), and the
+transfer system's TDNN-F + head trained from scratch on the emotion data; all scored with stage
+8's metrics and compared fold by fold with the transfer system.
 """

@@ -1,4 +1,4 @@
-"""Classical emotion baselines on exactly the folds of stage 8, compared with transfer learning.
+"""Emotion baselines on exactly the folds of stage 8, compared with transfer learning.
 
 Reads the stage-0 manifests ``<manifest-dir>/<corpus>_{recordings,supervisions}_*.jsonl.gz``,
 builds stage 8's leave-one-session-out folds (same function, seed and classes as
