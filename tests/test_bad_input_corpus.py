@@ -209,12 +209,6 @@ def test_bad_iemocap_items_are_skipped_counted_and_named(damaged_run):
     assert 80 - 5 <= len(ids) <= 80 - 4  # micro: 5 sessions x 2 speakers x 8 kept utterances
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a truncated wav (header data size > file) passes --verify-audio and is kept as a"
-    " shorter utterance: data/iemocap.py _probe_wav compares sf.read frames with sf.info frames,"
-    " but libsndfile already clips info.frames to the file length",
-)
 def test_truncated_wav_is_skipped_as_truncated(damaged_run):
     work, damaged, r = damaged_run
     utt = damaged["iemocap_truncated"]
@@ -224,12 +218,6 @@ def test_truncated_wav_is_skipped_as_truncated(damaged_run):
     assert re.search(rf"{utt}\.wav: truncated", log)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the reason of an unreadable audio file is cut off: the 80 characters kept of"
-    " libsndfile's message are taken by its \"Error opening '<path>': \" prefix"
-    " (data/tedlium.py check_sph, data/iemocap.py _probe_wav)",
-)
 def test_unreadable_audio_skip_names_the_reason(damaged_run):
     work, damaged, r = damaged_run
     logs = work / "data" / "manifests" / "log"
@@ -240,11 +228,6 @@ def test_unreadable_audio_skip_names_the_reason(damaged_run):
     assert re.search(rf"{utt}\.wav: unreadable audio \([^)]*Format not recognised", iemo)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a truncated .sph passes data/tedlium.py check_sph (header only); lhotse then"
-    " drops the segments past the real end with a count but without naming the talk",
-)
 def test_truncated_sph_is_named_in_the_log(damaged_run):
     work, damaged, r = damaged_run
     talk = damaged["ted_truncated"]

@@ -34,6 +34,7 @@ import soundfile as sf
 from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.qa import validate_recordings_and_supervisions
 
+from asr2emo.data.audio_check import error_reason, probe_audio
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 
@@ -189,16 +190,13 @@ def check_layout(corpus_dir: Path, sessions: Iterable[int] = SESSIONS) -> None:
 
 def _probe_wav(path: Path, verify: bool) -> Optional[str]:
     """None when the wav is usable, else the reason it is not."""
+    problem = probe_audio(path)
+    if problem is not None or not verify:
+        return problem
     try:
-        info = sf.info(str(path))
-        if info.frames <= 0:
-            return "empty audio"
-        if verify:
-            data, _ = sf.read(str(path), dtype="int16", always_2d=True)
-            if data.shape[0] != info.frames:
-                return f"truncated audio ({data.shape[0]} of {info.frames} samples)"
+        sf.read(str(path), dtype="int16", always_2d=True)
     except Exception as e:  # libsndfile errors carry no common base class
-        return f"unreadable audio ({str(e).splitlines()[0][:80]})"
+        return f"unreadable audio ({error_reason(e)})"
     return None
 
 
@@ -351,4 +349,4 @@ def params_fingerprint(corpus_dir: Path, **options) -> str:
 
 def log_report(report: PrepareReport, classes: Sequence[str]) -> None:
     for line in report.summary_lines(classes):
-        logging.info(line)
+        (logging.warning if line.startswith("skipped") else logging.info)(line)

@@ -18,12 +18,12 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import soundfile as sf
 from lhotse import RecordingSet, SupervisionSet
 from lhotse.audio import AudioSource
 from lhotse.recipes.tedlium2 import prepare_tedlium2
 from lhotse.utils import fastcopy
 
+from asr2emo.data.audio_check import probe_audio
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 
@@ -67,14 +67,8 @@ def check_stm(path: Path) -> Optional[str]:
 
 
 def check_sph(path: Path) -> Optional[str]:
-    """None when libsndfile reads the header and there is audio, else the problem."""
-    try:
-        info = sf.info(str(path))
-    except Exception as e:  # libsndfile errors have no common base class
-        return f"unreadable audio ({str(e).splitlines()[0][:80]})"
-    if info.frames <= 0:
-        return "empty audio"
-    return None
+    """None when the audio is readable, non-empty and as long as its header says."""
+    return probe_audio(path)
 
 
 def find_talks(part_dir: Path) -> Tuple[List[str], Dict[str, List[str]]]:
