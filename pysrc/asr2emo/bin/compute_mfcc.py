@@ -9,7 +9,7 @@ import torch
 
 from asr2emo.features.make import make_features
 from asr2emo.features.mfcc import KaldiMfccHiresConfig
-from asr2emo.utils.config import ConfArgumentParser, str2bool
+from asr2emo.utils.config import ConfArgumentParser, positive_float, positive_int, str2bool
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.logging import setup_logging
 
@@ -36,16 +36,16 @@ def get_parser() -> ConfArgumentParser:
         default=d.sampling_rate,
         help="features are computed at this rate; other audio is resampled",
     )
-    p.add_argument("--frame-length", type=float, default=d.frame_length * 1000, help="ms")
-    p.add_argument("--frame-shift", type=float, default=d.frame_shift * 1000, help="ms")
+    p.add_argument("--frame-length", type=positive_float, default=d.frame_length * 1000, help="ms")
+    p.add_argument("--frame-shift", type=positive_float, default=d.frame_shift * 1000, help="ms")
     p.add_argument(
         "--dither",
         type=float,
         default=d.dither,
         help="dither on the 16-bit sample scale (Kaldi default 1.0)",
     )
-    p.add_argument("--num-ceps", type=int, default=d.num_ceps)
-    p.add_argument("--num-mel-bins", type=int, default=d.num_mel_bins)
+    p.add_argument("--num-ceps", type=positive_int, default=d.num_ceps)
+    p.add_argument("--num-mel-bins", type=positive_int, default=d.num_mel_bins)
     p.add_argument("--low-freq", type=float, default=d.low_freq)
     p.add_argument(
         "--high-freq", type=float, default=d.high_freq, help="Hz; <= 0 means offset from Nyquist"
@@ -80,6 +80,12 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"manifest directory '{args.manifest_dir}' does not exist (run stage 0)")
     if args.nj < 1:
         raise UserError("--nj must be at least 1")
+    if args.num_ceps > args.num_mel_bins:
+        raise UserError(f"--num-ceps={args.num_ceps} exceeds --num-mel-bins={args.num_mel_bins}")
+    if args.frame_shift > args.frame_length:
+        raise UserError(
+            f"--frame-shift={args.frame_shift} ms exceeds --frame-length={args.frame_length} ms"
+        )
     make_features(
         args.manifest_dir,
         args.corpus,

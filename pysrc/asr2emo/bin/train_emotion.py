@@ -38,7 +38,15 @@ import torch
 from asr2emo.emotion.data import load_frames
 from asr2emo.emotion.export import write_model_dir
 from asr2emo.emotion.train import HeadConfig, cross_validate, final_epochs, train_final
-from asr2emo.utils.config import ConfArgumentParser, int_list, str_list
+from asr2emo.utils.config import (
+    ConfArgumentParser,
+    fraction,
+    int_list,
+    nonneg_int,
+    positive_float,
+    positive_int,
+    str_list,
+)
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import is_done, mark_done
 from asr2emo.utils.logging import setup_logging
@@ -66,14 +74,14 @@ def get_parser() -> ConfArgumentParser:
         default=[],
         help="hidden layer sizes; empty: one dense layer + softmax (the paper)",
     )
-    p.add_argument("--dropout", type=float, default=0.2)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--dropout", type=fraction, default=0.2)
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--batch-size", type=int, default=512, help="frames per minibatch")
-    p.add_argument("--max-epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=positive_int, default=512, help="frames per minibatch")
+    p.add_argument("--max-epochs", type=positive_int, default=20)
     p.add_argument(
         "--patience",
-        type=int,
+        type=nonneg_int,
         default=4,
         help="epochs without a better validation UA before stopping",
     )

@@ -15,7 +15,7 @@ from lhotse import load_manifest_lazy
 from asr2emo.ivector.data import load_training_features
 from asr2emo.ivector.extractor import IvectorOptions
 from asr2emo.ivector.train import TrainOptions, train_extractor
-from asr2emo.utils.config import ConfArgumentParser
+from asr2emo.utils.config import ConfArgumentParser, nonneg_int, positive_int
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path, is_done, mark_done
 from asr2emo.utils.logging import setup_logging
@@ -26,21 +26,28 @@ def get_parser() -> ConfArgumentParser:
     p.add_argument("--nj", type=int, default=1, help="threads for the EM matrix products")
     t, o = TrainOptions(), IvectorOptions()
     p.add_argument("--splice-context", type=int, default=o.splice_context, help="frames each side")
-    p.add_argument("--pca-dim", type=int, default=t.pca_dim)
-    p.add_argument("--num-gauss", type=int, default=t.num_gauss, help="UBM Gaussians")
-    p.add_argument("--num-iters-ubm", type=int, default=t.num_iters_ubm)
+    p.add_argument("--pca-dim", type=positive_int, default=t.pca_dim)
+    p.add_argument("--num-gauss", type=positive_int, default=t.num_gauss, help="UBM Gaussians")
+    p.add_argument("--num-iters-ubm", type=nonneg_int, default=t.num_iters_ubm)
     p.add_argument(
         "--ubm-max-frames",
         type=int,
         default=t.ubm_max_frames,
         help="random frames (after --subsample) for PCA and UBM",
     )
-    p.add_argument("--ivector-dim", type=int, default=t.ivector_dim)
-    p.add_argument("--num-iters", type=int, default=t.num_iters, help="T-matrix EM iterations")
+    p.add_argument("--ivector-dim", type=positive_int, default=t.ivector_dim)
     p.add_argument(
-        "--utts-per-spk", type=int, default=t.utts_per_spk, help="utterances per pseudo-speaker"
+        "--num-iters", type=nonneg_int, default=t.num_iters, help="T-matrix EM iterations"
     )
-    p.add_argument("--subsample", type=int, default=t.subsample, help="use every n-th frame")
+    p.add_argument(
+        "--utts-per-spk",
+        type=positive_int,
+        default=t.utts_per_spk,
+        help="utterances per pseudo-speaker",
+    )
+    p.add_argument(
+        "--subsample", type=positive_int, default=t.subsample, help="use every n-th frame"
+    )
     p.add_argument(
         "--max-utts",
         type=int,
@@ -50,10 +57,10 @@ def get_parser() -> ConfArgumentParser:
     p.add_argument(
         "--min-frames", type=int, default=t.min_frames, help="shorter cuts are skipped and listed"
     )
-    p.add_argument("--num-gselect", type=int, default=o.num_gselect)
+    p.add_argument("--num-gselect", type=positive_int, default=o.num_gselect)
     p.add_argument("--min-post", type=float, default=o.min_post)
     p.add_argument("--posterior-scale", type=float, default=o.posterior_scale)
-    p.add_argument("--ivector-period", type=int, default=o.ivector_period)
+    p.add_argument("--ivector-period", type=positive_int, default=o.ivector_period)
     p.add_argument("--max-count", type=float, default=o.max_count)
     p.add_argument("--seed", type=int, default=t.seed)
     p.add_argument("train_cuts", type=Path, help="cuts with hires MFCC")

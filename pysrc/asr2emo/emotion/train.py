@@ -190,6 +190,15 @@ def run_fold(data: FrameData, fold: Fold, fold_dir: Path, cfg: HeadConfig, devic
         len(fold.val),
         len(fold.train),
     )
+    missing = sorted(set(data.classes) - {data.classes[int(data.labels[u])] for u in fold.train})
+    if missing:
+        logging.warning(
+            "fold %d: no training utterance of class(es) %s; the head cannot predict them on "
+            "session %d, whose UA is capped accordingly",
+            fold.fold,
+            ", ".join(missing),
+            fold.test_session,
+        )
     res = train_head(data, fold.train, fold.val, cfg, device, seed_offset=fold.fold)
     recs = prediction_records(data, fold.test, score(res.head, data, fold.test))
     fold_dir.mkdir(parents=True, exist_ok=True)

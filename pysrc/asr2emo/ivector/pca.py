@@ -6,6 +6,8 @@ from typing import Dict
 
 import torch
 
+from asr2emo.utils.errors import UserError
+
 
 def splice(feats: torch.Tensor, context: int) -> torch.Tensor:
     """``(T, D) -> (T, (2*context+1)*D)``; edges repeat the first/last frame, as Kaldi does."""
@@ -27,7 +29,10 @@ class Pca:
     def estimate(cls, frames: torch.Tensor, dim: int) -> "Pca":
         frames = frames.double()
         if dim > frames.shape[1]:
-            raise ValueError(f"PCA dim {dim} exceeds the input dim {frames.shape[1]}")
+            raise UserError(
+                f"--pca-dim={dim} exceeds the spliced feature dim {frames.shape[1]}; "
+                "lower --pca-dim or raise --splice-context"
+            )
         mean = frames.mean(0)
         centered = frames - mean
         cov = centered.T @ centered / max(1, frames.shape[0] - 1)

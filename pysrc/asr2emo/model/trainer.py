@@ -42,7 +42,7 @@ from asr2emo.model.checkpoint import (
 )
 from asr2emo.model.dataset import AsrDataset, cmvn_from_cuts, make_sampler
 from asr2emo.model.tdnnf import TdnnfModel, build_model, config_to_dict, read_model_config
-from asr2emo.utils.config import str2bool
+from asr2emo.utils.config import positive_float, positive_int, str2bool
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import is_done, mark_done
 
@@ -51,20 +51,28 @@ LOSS_KEYS = ("den_scale", "ctc_weight", "l2_regularize", "output_beam")
 
 def add_training_args(p: argparse.ArgumentParser) -> None:
     """Training keys of ``conf/lfmmi.conf`` (the loss keys belong to :mod:`asr2emo.lfmmi`)."""
-    p.add_argument("--num-epochs", type=int, default=6)
-    p.add_argument("--max-duration", type=float, default=300.0, help="seconds of audio per batch")
+    p.add_argument("--num-epochs", type=positive_int, default=6)
+    p.add_argument(
+        "--max-duration", type=positive_float, default=300.0, help="seconds of audio per batch"
+    )
     p.add_argument("--bucketing", type=str2bool, default=True, help="DynamicBucketingSampler")
     p.add_argument("--num-buckets", type=int, default=10)
     p.add_argument("--shuffle", type=str2bool, default=True)
-    p.add_argument("--initial-lr", type=float, default=1e-3, help="Adam learning rate at start")
     p.add_argument(
-        "--final-lr", type=float, default=1e-4, help="... at the end (exponential decay)"
+        "--initial-lr", type=positive_float, default=1e-3, help="Adam learning rate at start"
+    )
+    p.add_argument(
+        "--final-lr", type=positive_float, default=1e-4, help="... at the end (exponential decay)"
     )
     p.add_argument("--max-grad-norm", type=float, default=5.0, help="0 disables clipping")
     p.add_argument("--orthonormal-every", type=int, default=4, help="steps between constraints")
-    p.add_argument("--save-every-n", type=int, default=200, help="checkpoint every N steps")
+    p.add_argument(
+        "--save-every-n", type=positive_int, default=200, help="checkpoint every N steps"
+    )
     p.add_argument("--keep-last-k", type=int, default=2, help="checkpoint-S.pt files kept")
-    p.add_argument("--average-n", type=int, default=2, help="epochs averaged into final.pt")
+    p.add_argument(
+        "--average-n", type=positive_int, default=2, help="epochs averaged into final.pt"
+    )
     p.add_argument("--log-interval", type=int, default=10, help="steps between loss log lines")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(

@@ -46,6 +46,36 @@ def str2bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got '{value}'")
 
 
+def _number(value: str, kind, what: str, ok) -> float:
+    try:
+        x = kind(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got '{value}'")
+    if not ok(x):
+        raise argparse.ArgumentTypeError(f"expected {what}, got '{value}'")
+    return x
+
+
+def positive_int(value: str) -> int:
+    """An integer >= 1 (counts, dimensions, batch sizes)."""
+    return int(_number(value, int, "an integer >= 1", lambda x: x >= 1))
+
+
+def nonneg_int(value: str) -> int:
+    """An integer >= 0 (patience, 'N or 0 for all')."""
+    return int(_number(value, int, "an integer >= 0", lambda x: x >= 0))
+
+
+def positive_float(value: str) -> float:
+    """A number > 0 (learning rates, durations)."""
+    return _number(value, float, "a number > 0", lambda x: x > 0)
+
+
+def fraction(value: str) -> float:
+    """A number in [0, 1) (dropout, drop fractions)."""
+    return _number(value, float, "a number in [0, 1)", lambda x: 0 <= x < 1)
+
+
 def int_list(value: str) -> List[int]:
     """Comma-separated integers, e.g. ``1,1,1,0,3``."""
     try:
