@@ -178,7 +178,7 @@ def make_features(
         feats_dir.mkdir(parents=True)
         cuts = cuts.compute_and_store_features(
             extractor=extractor,
-            storage_path=feats_dir,
+            storage_path=feats_dir / "feats",  # LilcomChunkyWriter adds .lca
             num_jobs=nj,
             storage_type=feature_writer_type(),
         )
