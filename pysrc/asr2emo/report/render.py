@@ -7,7 +7,9 @@
      "folds": [{"fold", "test_session", "ua", "wa", "n"}], "aggregations": {...},
      "layers": {layer: {"ua", "wa", "ua_fold_mean", "session5_ua"}},
      "table1": {"ours": {session: {class: n}} | null, "paper": ... | null},
-     "wer": {part: {"wer", "errors", "words"}}, "paper": {...}, "baselines": {...},
+     "wer": {part: {"wer", "errors", "words"}}, "paper": {...}, "baselines": {...} (quoted),
+     "baselines_same_folds": comparison.json of recipes/baselines.sh | null,
+     "dimensional": {layer: {"loss", "systems"}} of recipes/dimensional.sh | null,
      "not_run": [section names whose inputs were missing]}
 
 The primary-layer keys are copied from ``<emotion-dir>/<layer>/metrics.json`` (stage 8), so the
@@ -29,6 +31,7 @@ from asr2emo.report.collect import (
     table1_counts,
     wer_results,
 )
+from asr2emo.report.extras import baselines_section, dimensional_section
 from asr2emo.report.plots import plot_confusion, plot_curves
 from asr2emo.utils.io import atomic_path
 
@@ -192,8 +195,14 @@ def build_report(
     corpus: str = "iemocap",
     emotion_dir: Optional[Path] = None,
     layer: str = "",
+    baselines_dir: Optional[Path] = None,
+    dimensional_dir: Optional[Path] = None,
 ) -> Dict:
-    """Write ``report.md``, ``metrics.json`` and the PNGs; returns the metrics dict."""
+    """Write ``report.md``, ``metrics.json`` and the PNGs; returns the metrics dict.
+
+    Beyond the paper, the sections of ``recipes/baselines.sh`` and ``recipes/dimensional.sh``
+    are included from ``<exp-dir>/baselines`` and ``<exp-dir>/dimensional`` (or the given dirs).
+    """
     emotion_dir = emotion_dir or exp_dir / "emotion"
     is_iemocap = corpus == "iemocap"
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -270,6 +279,14 @@ def build_report(
             md += [f"| ours ({primary}) | {_pct(m['ua_fold_mean'])} |"]
         md.append("")
 
+    b_md, baselines_same_folds = baselines_section(baselines_dir or exp_dir / "baselines")
+    d_md, dimensional = dimensional_section(dimensional_dir or exp_dir / "dimensional")
+    md += b_md + d_md
+    if baselines_same_folds is None:
+        not_run.append("baselines_same_folds")
+    if dimensional is None:
+        not_run.append("dimensional")
+
     out: Dict = {"corpus": corpus}
     if m is not None:
         out.update({k: v for k, v in m.items() if k != "config"})
@@ -296,6 +313,8 @@ def build_report(
         else None
     )
     out["baselines"] = paper.BASELINES if is_iemocap else None
+    out["baselines_same_folds"] = baselines_same_folds
+    out["dimensional"] = dimensional
     out["figures"] = pngs
     out["not_run"] = not_run
 
