@@ -158,10 +158,10 @@ def tree_digest(root: Path, pattern: str = "**/*") -> Dict[str, str]:
 
 
 def leftover_temp_files(root: Path) -> List[str]:
-    """Files or dirs named like ``atomic_path`` temporaries (``<stem>.tmp<pid>...``) under root."""
+    """Files or dirs named like ``atomic_path`` temporaries (``<stem>.tmp...``) under root."""
     import re
 
-    pat = re.compile(r"\.tmp\d+(\.|$)")
+    pat = re.compile(r"\.tmp\d*(\.|$)")
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if pat.search(p.name))
 
 

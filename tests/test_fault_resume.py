@@ -99,7 +99,7 @@ def _same_stage2_products(work: Path, ref: Path) -> None:
 
 # Other kill points (train part done, dev/test not: "tedlium2_feats_train/.done") pass too; they
 # are left out to keep the suite short.
-@pytest.mark.parametrize("kill_when", ["tedlium2_feats_train.lca"])  # writing train features
+@pytest.mark.parametrize("kill_when", ["tedlium2_feats_train/feats.lca"])  # writing train features
 def test_stage2_killed_part_way(ref, tmp_path, kill_when):
     work = new_work(ref, tmp_path, copy=["data/manifests"], link=["data/corpora"])
     fb = work / "data" / "fbank"

@@ -26,7 +26,7 @@ import numpy as np
 from asr2emo.emotion.head import EmotionHead, save_head
 from asr2emo.utils.io import atomic_path
 
-_SKIP = re.compile(r"^(epoch-\d+\.pt|checkpoint.*\.pt|.*\.tmp\d+.*|\.done|.*\.log)$")
+_SKIP = re.compile(r"^(epoch-\d+\.pt|checkpoint.*\.pt|.*\.tmp\d*(\..*)?|\.done|.*\.log)$")
 
 
 def _copy_top_files(src: Optional[Path], dst: Path, only_meta: bool = False) -> list[str]:

@@ -16,13 +16,15 @@ def atomic_path(path: Pathlike) -> Iterator[Path]:
     """Yield a temporary sibling of ``path``; rename it onto ``path`` only if the block succeeds.
 
     The temporary name keeps the suffixes (``x.tmp.jsonl.gz``) so writers that infer the format
-    from the extension still work. Works for files and directories.
+    from the extension still work. It is fixed, not per process: a rerun after a SIGKILL (which
+    skips the cleanup below) removes the stale temporary before writing. Works for files and
+    directories.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     name = path.name
     stem, dot, suffixes = name.partition(".")
-    tmp = path.with_name(f"{stem}.tmp{os.getpid()}{dot}{suffixes}")
+    tmp = path.with_name(f"{stem}.tmp{dot}{suffixes}")
     _remove(tmp)
     try:
         yield tmp
