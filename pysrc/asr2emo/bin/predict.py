@@ -14,14 +14,18 @@ import sys
 
 import torch
 
-from asr2emo.emotion.predict import EmotionPredictor
+from asr2emo.emotion.predict import load_predictor
 from asr2emo.utils.config import ConfArgumentParser
 from asr2emo.utils.logging import setup_logging
 
 
 def get_parser() -> ConfArgumentParser:
     p = ConfArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("model_dir", help="<exp-dir>/emotion/model written by stage 8")
+    p.add_argument(
+        "model_dir",
+        help="<exp-dir>/emotion/model written by stage 8, or an 'asr2emo export' dir "
+        "(or its model.pt)",
+    )
     p.add_argument("files", nargs="+", help="audio files (wav, flac, ...)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--num-threads", type=int, default=1, help="torch intra-op threads")
@@ -31,7 +35,7 @@ def get_parser() -> ConfArgumentParser:
 def main(args: argparse.Namespace) -> int:
     setup_logging(level=logging.WARNING)
     torch.set_num_threads(args.num_threads)
-    predictor = EmotionPredictor(args.model_dir, args.device)
+    predictor = load_predictor(args.model_dir, args.device)
     failed = 0
     for path in args.files:
         try:

@@ -88,3 +88,13 @@ class EmotionPredictor:
     def predict_file(self, path: str | Path) -> Dict:
         samples, sr = read_mono(path)
         return {"path": str(path), **self.predict_frames(self.bottleneck(samples, sr))}
+
+
+def load_predictor(model_dir: str | Path, device: str = "cpu"):
+    """:class:`EmotionPredictor` for a stage-8 model dir; for an ``asr2emo export`` dir (or its
+    ``model.pt``) the TorchScript predictor with the same ``predict_file`` interface."""
+    from asr2emo.emotion.torchscript import TorchScriptPredictor, is_torchscript_export
+
+    if is_torchscript_export(Path(model_dir)):
+        return TorchScriptPredictor(model_dir, device)
+    return EmotionPredictor(model_dir, device)
