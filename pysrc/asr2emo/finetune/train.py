@@ -1,0 +1,312 @@
+"""Frozen network vs fine-tuning the top k TDNN-F layers with the head, on stage 8's folds.
+
+k = 0 is the paper (and stage 8): the frozen network's layer output, stage 8's head training
+(:func:`asr2emo.emotion.train.cross_validate`, same conf, same folds). For k > 0, per fold, the
+k layers ending at the bottleneck layer and the head start from the pretrained network and that
+fold's k = 0 head, and are trained together with frame-level cross-entropy (every output frame
+labelled with its utterance's emotion), Adam with the head's learning rate for the head and
+``lr_factor`` times it for the network layers, Kaldi's semi-orthogonal constraint every 4
+steps, batchnorm statistics and dropout of the network frozen (eval mode). Early stopping on
+the validation speaker's summed-softmax UA; epoch 0 (the frozen solution) is a candidate, so a
+fold where fine-tuning never helps on validation keeps the k = 0 head.
+
+Outputs per k: ``<out>/k<k>/fold-<n>/{predictions.jsonl,history.json,.done}``, ``metrics.json``
+in stage 8's schema; ``<out>/finetune.json`` and ``finetune.md``: the table over k.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+
+from asr2emo.emotion.aggregate import aggregate
+from asr2emo.emotion.data import FrameData
+from asr2emo.emotion.folds import Fold, make_folds
+from asr2emo.emotion.head import EmotionHead, load_head
+from asr2emo.emotion.metrics import summarize
+from asr2emo.emotion.train import (
+    HeadConfig,
+    _class_weights,
+    cross_validate,
+    metrics_from_predictions,
+    prediction_records,
+    read_predictions,
+)
+from asr2emo.finetune.data import UttInputs
+from asr2emo.finetune.system import TrainableTop, bottom_outputs, layer_span
+from asr2emo.model.tdnnf import TdnnfModel
+from asr2emo.utils.io import atomic_path, is_done, mark_done
+
+
+@dataclass
+class FinetuneConfig:
+    """``conf/finetune.conf``."""
+
+    layer: str = "tdnnf12"
+    ks: Sequence[int] = (0, 1, 2, 4)
+    lr_factor: float = 0.1
+    batch_frames: int = 2000  # output frames per minibatch (utterances bucketed by length)
+    max_epochs: int = 10
+    patience: int = 3
+    orthonormal_every: int = 4
+
+
+def _batches(lens: np.ndarray, utts: np.ndarray, max_frames: int) -> List[np.ndarray]:
+    """Utterances sorted by length, cut into batches of at most ``max_frames`` padded frames."""
+    order = utts[np.argsort(lens[utts], kind="stable")]
+    out, cur = [], []
+    for u in order.tolist():
+        if cur and (len(cur) + 1) * lens[u] > max_frames:
+            out.append(np.asarray(cur))
+            cur = []
+        cur.append(u)
+    if cur:
+        out.append(np.asarray(cur))
+    return out
+
+
+def _forward(top, head, bottoms, out_lens, b):
+    y = top([bottoms[u] for u in b.tolist()], torch.from_numpy(out_lens[b]))
+    mask = torch.arange(y.shape[1]).unsqueeze(0) < torch.from_numpy(out_lens[b]).unsqueeze(1)
+    return head(y[mask]), mask
+
+
+@torch.no_grad()
+def score(top, head, bottoms, out_lens, utts: np.ndarray, max_frames: int):
+    """Every aggregation and the posteriors for ``utts`` (in that order)."""
+    top.eval()
+    head.eval()
+    pos = {u: j for j, u in enumerate(np.asarray(utts).tolist())}
+    lps, idx = [], []
+    for b in _batches(out_lens, np.asarray(utts), max_frames):
+        lp, mask = _forward(top, head, bottoms, out_lens, b)
+        lps.append(lp)
+        idx.append(torch.tensor([pos[u] for u in b.tolist()]).unsqueeze(1).expand_as(mask)[mask])
+    return aggregate(torch.cat(lps), torch.cat(idx), len(utts))
+
+
+def finetune_fold(
+    model: TdnnfModel,
+    k: int,
+    head0: EmotionHead,
+    bottoms: List[torch.Tensor],
+    data: FrameData,
+    fold: Fold,
+    head_cfg: HeadConfig,
+    cfg: FinetuneConfig,
+) -> tuple[TrainableTop, EmotionHead, Dict]:
+    """Fine-tune the top ``k`` layers and the head on one fold; the best validation state."""
+    seed = head_cfg.seed * 7919 + fold.fold + 1000 * k
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    top = TrainableTop(model, cfg.layer, k)
+    head = copy.deepcopy(head0)
+    out_lens = data.num_frames()
+    labels = torch.from_numpy(data.labels)
+    weights = _class_weights(
+        torch.from_numpy(np.repeat(data.labels[fold.train], out_lens[fold.train])),
+        len(data.classes),
+        head_cfg.class_weight,
+    )
+    opt = torch.optim.Adam(
+        [
+            {"params": head.parameters(), "lr": head_cfg.lr},
+            {"params": top.parameters(), "lr": head_cfg.lr * cfg.lr_factor},
+        ],
+        weight_decay=head_cfg.weight_decay,
+    )
+
+    def val_ua() -> float:
+        pred = score(top, head, bottoms, out_lens, fold.val, cfg.batch_frames)["sum_softmax"]
+        return summarize(data.labels[fold.val], pred.numpy(), data.classes)["ua"]
+
+    best = val_ua()
+    hist: Dict[str, list] = {"epoch": [0], "train_loss": [None], "val_ua": [best]}
+    best_epoch, best_state, bad, step = (
+        0,
+        copy.deepcopy((top.state_dict(), head.state_dict())),
+        0,
+        0,
+    )
+    train_batches = _batches(out_lens, fold.train, cfg.batch_frames)
+    for epoch in range(1, cfg.max_epochs + 1):
+        top.eval()  # batchnorm statistics and network dropout stay as trained
+        head.train()
+        total, count = 0.0, 0
+        for bi in rng.permutation(len(train_batches)).tolist():
+            b = train_batches[bi]
+            lp, mask = _forward(top, head, bottoms, out_lens, b)
+            target = labels[torch.from_numpy(b)].unsqueeze(1).expand_as(mask)[mask]
+            loss = torch.nn.functional.nll_loss(lp, target, weight=weights)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            if cfg.orthonormal_every > 0 and step % cfg.orthonormal_every == 0:
+                top.constrain_orthonormal()
+            total += float(loss) * int(mask.sum())
+            count += int(mask.sum())
+        ua = val_ua()
+        hist["epoch"].append(epoch)
+        hist["train_loss"].append(total / max(count, 1))
+        hist["val_ua"].append(ua)
+        logging.info(
+            "k=%d fold %d epoch %d: train loss %.4f, validation UA %.4f",
+            k,
+            fold.fold,
+            epoch,
+            hist["train_loss"][-1],
+            ua,
+        )
+        if ua > best:
+            best, best_epoch, bad = ua, epoch, 0
+            best_state = copy.deepcopy((top.state_dict(), head.state_dict()))
+        else:
+            bad += 1
+            if bad >= cfg.patience:
+                break
+    top.load_state_dict(best_state[0])
+    head.load_state_dict(best_state[1])
+    hist["best_epoch"] = best_epoch
+    return top, head, hist
+
+
+def _write_json(path: Path, obj) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+
+
+def frozen_frames(model: TdnnfModel, inputs: UttInputs, layer: str) -> FrameData:
+    """The frozen layer output of every utterance as stage 8's :class:`FrameData`."""
+    first = layer_span(model, layer, 0)[0]
+    top = TrainableTop(model, layer, 0)
+    bottoms = bottom_outputs(model, inputs.feats, inputs.ivectors, first)
+    out_lens = np.asarray([model.num_output_frames(len(f)) for f in inputs.feats])
+    with torch.no_grad():
+        rows = [top([b], torch.tensor([n]))[0] for b, n in zip(bottoms, out_lens.tolist())]
+    return FrameData(
+        feats=torch.cat(rows),
+        offsets=np.concatenate([[0], np.cumsum(out_lens)]).astype(np.int64),
+        ids=inputs.ids,
+        speakers=inputs.speakers,
+        sessions=inputs.sessions,
+        labels=inputs.labels,
+        classes=inputs.classes,
+    )
+
+
+def run_k(
+    model: TdnnfModel,
+    inputs: UttInputs,
+    data: FrameData,
+    k: int,
+    out_dir: Path,
+    head_cfg: HeadConfig,
+    cfg: FinetuneConfig,
+) -> Dict:
+    """Cross-validation of one k > 0 (fold heads of k = 0 under ``out_dir/k0``)."""
+    kdir = out_dir / f"k{k}"
+    folds = make_folds(data.sessions, data.speakers, head_cfg.seed)
+    first = layer_span(model, cfg.layer, k)[0]
+    bottoms = None
+    preds, best_epochs = {}, []
+    for fold in folds:
+        fold_dir = kdir / f"fold-{fold.fold}"
+        if not is_done(fold_dir):
+            if bottoms is None:
+                bottoms = bottom_outputs(model, inputs.feats, inputs.ivectors, first)
+            t0 = time.time()
+            head0, _ = load_head(out_dir / "k0" / f"fold-{fold.fold}" / "head.pt")
+            top, head, hist = finetune_fold(model, k, head0, bottoms, data, fold, head_cfg, cfg)
+            scored = score(top, head, bottoms, data.num_frames(), fold.test, cfg.batch_frames)
+            fold_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_path(fold_dir / "predictions.jsonl") as tmp:
+                recs = prediction_records(data, fold.test, scored)
+                tmp.write_text("".join(json.dumps(r) + "\n" for r in recs))
+            hist.update(
+                val_speaker=fold.val_speaker,
+                test_session=fold.test_session,
+                num_train_utts=len(fold.train),
+                seconds=round(time.time() - t0, 1),
+            )
+            _write_json(fold_dir / "history.json", hist)
+            mark_done(fold_dir)
+        preds[fold.fold] = read_predictions(fold_dir / "predictions.jsonl")
+        best_epochs.append(json.loads((fold_dir / "history.json").read_text())["best_epoch"])
+    metrics = metrics_from_predictions(cfg.layer, preds, data.classes)
+    metrics.update(
+        best_epochs=best_epochs,
+        num_utts=data.num_utts,
+        num_frames=int(data.offsets[-1]),
+        config={**asdict(head_cfg), "finetune": {**asdict(cfg), "ks": list(cfg.ks), "k": k}},
+    )
+    _write_json(kdir / "metrics.json", metrics)
+    mark_done(kdir)
+    return metrics
+
+
+def finetune_table(model: TdnnfModel, cfg: FinetuneConfig, results: Dict[int, Dict]) -> Dict:
+    rows = []
+    for k in sorted(results):
+        m = results[k]
+        top = TrainableTop(model, cfg.layer, k)
+        s5 = [f["ua"] for f in m["folds"] if f["test_session"] == 5]
+        rows.append(
+            {
+                "k": k,
+                "layers": top.names,
+                "num_trained_params": top.num_params(),
+                "ua_fold_mean": m["ua_fold_mean"],
+                "wa_fold_mean": m["wa_fold_mean"],
+                "ua_pooled": m["ua"],
+                "ua_session5": s5[0] if s5 else None,
+                "fold_ua": [f["ua"] for f in m["folds"]],
+                "best_epochs": m.get("best_epochs"),
+            }
+        )
+    return {"layer": cfg.layer, "lr_factor": cfg.lr_factor, "rows": rows}
+
+
+def run_finetune(
+    model: TdnnfModel, inputs: UttInputs, out_dir: Path, head_cfg: HeadConfig, cfg: FinetuneConfig
+) -> Dict:
+    """Every k of ``cfg.ks`` (k = 0 always run first: its fold heads start the others)."""
+    from asr2emo.report.sweep import finetune_markdown
+
+    out_dir = Path(out_dir)
+    for k in cfg.ks:
+        layer_span(model, cfg.layer, k)  # validate every k before any work
+    data = frozen_frames(model, inputs, cfg.layer)
+    results: Dict[int, Dict] = {}
+    if is_done(out_dir / "k0"):
+        results[0] = json.loads((out_dir / "k0" / "metrics.json").read_text())
+    else:
+        results[0] = cross_validate(data, cfg.layer, out_dir / "k0", head_cfg)
+    for k in sorted(set(cfg.ks) - {0}):
+        if is_done(out_dir / f"k{k}"):
+            results[k] = json.loads((out_dir / f"k{k}" / "metrics.json").read_text())
+            continue
+        t0 = time.time()
+        results[k] = run_k(model, inputs, data, k, out_dir, head_cfg, cfg)
+        logging.info(
+            "k=%d: UA %.4f (fold mean %.4f) in %.1f s",
+            k,
+            results[k]["ua"],
+            results[k]["ua_fold_mean"],
+            time.time() - t0,
+        )
+    table = finetune_table(model, cfg, {k: results[k] for k in sorted(set(cfg.ks) | {0})})
+    if 0 not in cfg.ks:
+        table["rows"] = [r for r in table["rows"] if r["k"] in cfg.ks]
+    _write_json(out_dir / "finetune.json", table)
+    with atomic_path(out_dir / "finetune.md") as tmp:
+        tmp.write_text("\n".join([f"# Fine-tuning ({cfg.layer})", ""] + finetune_markdown(table)))
+    return table
