@@ -146,3 +146,16 @@ def test_run_finetune_k0_is_stage8_and_folds_are_shared(tmp_path):
             got = [json.loads(x)["id"] for x in recs.read_text().splitlines()]
             assert got == [inputs.ids[u] for u in fold.test]
     assert (tmp_path / "ft" / "finetune.md").read_text().count("\n| ") == 3  # header + 2 rows
+
+
+def test_finetune_report_section(tmp_path):
+    from asr2emo.report.sweep import finetune_section
+
+    model = _model(2)
+    head_cfg = HeadConfig(max_epochs=2, patience=1, batch_size=64, seed=3)
+    cfg = FinetuneConfig(layer="tdnnf6", ks=[0, 2], max_epochs=1, patience=1, batch_frames=200)
+    table = run_finetune(model, _inputs(seed=1), tmp_path / "tdnnf6", head_cfg, cfg)
+    lines, data = finetune_section(tmp_path)
+    assert data["tdnnf6"]["rows"] == table["rows"]
+    text = "\n".join(lines)
+    assert "| 0 | none (frozen) |" in text and "| 2 | tdnnf5, tdnnf6 |" in text
