@@ -43,8 +43,10 @@ def test_sweep_table_and_plot(tmp_path):
     assert "| 13 | prefinal | 42.5 | 43.5 | 45.0 | 63.4 |" in md
     assert (out / "ua_vs_depth.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / "sweep.json").read_text())["rows"] == rows
-    lines, data = sweep.sweep_section(out)
+    lines, data = sweep.sweep_section(out, tmp_path / "report")
     assert data["best_layer"] == "tdnnf12" and any("**layer 12**" in x for x in lines)
+    assert "![UA vs depth](ua_vs_depth.png)" in lines
+    assert (tmp_path / "report" / "ua_vs_depth.png").is_file()
     assert sweep.sweep_section(tmp_path / "nothing")[1] is None
 
 

@@ -50,6 +50,12 @@ def get_parser() -> ConfArgumentParser:
         help="learning rate of the network layers = the head's (emotion.conf --lr) x this",
     )
     p.add_argument(
+        "--head-lr-factor",
+        type=positive_float,
+        default=d.head_lr_factor,
+        help="learning rate of the head while fine-tuning = emotion.conf --lr x this",
+    )
+    p.add_argument(
         "--batch-frames",
         type=positive_int,
         default=d.batch_frames,
@@ -93,6 +99,7 @@ def main(args: argparse.Namespace) -> int:
         layer=args.layer,
         ks=list(args.finetune_k),
         lr_factor=args.lr_factor,
+        head_lr_factor=args.head_lr_factor,
         batch_frames=args.batch_frames,
         max_epochs=args.max_epochs,
         patience=args.patience,

@@ -4,9 +4,10 @@ k = 0 is the paper (and stage 8): the frozen network's layer output, stage 8's h
 (:func:`asr2emo.emotion.train.cross_validate`, same conf, same folds). For k > 0, per fold, the
 k layers ending at the bottleneck layer and the head start from the pretrained network and that
 fold's k = 0 head, and are trained together with frame-level cross-entropy (every output frame
-labelled with its utterance's emotion), Adam with the head's learning rate for the head and
-``lr_factor`` times it for the network layers, Kaldi's semi-orthogonal constraint every 4
-steps, batchnorm statistics and dropout of the network frozen (eval mode). Early stopping on
+labelled with its utterance's emotion), Adam with ``head_lr_factor`` times the head's
+learning rate (emotion.conf) for the head and ``lr_factor`` times it for the network layers
+(both small: the head is already trained), Kaldi's semi-orthogonal constraint every 4 steps,
+batchnorm statistics and dropout of the network frozen (eval mode). Early stopping on
 the validation speaker's summed-softmax UA; epoch 0 (the frozen solution) is a candidate, so a
 fold where fine-tuning never helps on validation keeps the k = 0 head.
 
@@ -53,6 +54,7 @@ class FinetuneConfig:
     layer: str = "tdnnf12"
     ks: Sequence[int] = (0, 1, 2, 4)
     lr_factor: float = 0.1
+    head_lr_factor: float = 0.1
     batch_frames: int = 2000  # output frames per minibatch (utterances bucketed by length)
     max_epochs: int = 10
     patience: int = 3
@@ -118,7 +120,7 @@ def finetune_fold(
     )
     opt = torch.optim.Adam(
         [
-            {"params": head.parameters(), "lr": head_cfg.lr},
+            {"params": head.parameters(), "lr": head_cfg.lr * cfg.head_lr_factor},
             {"params": top.parameters(), "lr": head_cfg.lr * cfg.lr_factor},
         ],
         weight_decay=head_cfg.weight_decay,
@@ -272,7 +274,12 @@ def finetune_table(model: TdnnfModel, cfg: FinetuneConfig, results: Dict[int, Di
                 "best_epochs": m.get("best_epochs"),
             }
         )
-    return {"layer": cfg.layer, "lr_factor": cfg.lr_factor, "rows": rows}
+    return {
+        "layer": cfg.layer,
+        "lr_factor": cfg.lr_factor,
+        "head_lr_factor": cfg.head_lr_factor,
+        "rows": rows,
+    }
 
 
 def run_finetune(

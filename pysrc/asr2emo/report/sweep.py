@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import shutil
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -150,25 +151,35 @@ def write_sweep(emotion_dir: Path, out_dir: Path, layers: Sequence[str] = ()) ->
 
 
 # ---------------------------------------------------------------------------- report sections
-def sweep_section(sweep_dir: Optional[Path]) -> Tuple[List[str], Optional[Dict]]:
-    """``## Layer sweep``: the table of :func:`sweep_markdown` and the plot (copied by caller)."""
+def sweep_section(
+    sweep_dir: Optional[Path], report_dir: Optional[Path] = None
+) -> Tuple[List[str], Optional[Dict]]:
+    """``## Layer sweep``: the table of :func:`sweep_markdown` and the UA-vs-depth plot (copied
+    into ``report_dir`` and linked relatively when given, else linked where it is)."""
     lines = ["## Layer sweep (UA by TDNN-F layer)", ""]
     f = Path(sweep_dir) / "sweep.json" if sweep_dir else None
     if f is None or not f.is_file():
         return lines + [f"{NOT_RUN} (recipes/layer_sweep.sh).", ""], None
     sweep = json.loads(f.read_text())
     lines += sweep_markdown(sweep)
-    if (Path(sweep_dir) / "ua_vs_depth.png").is_file():
-        lines += ["", f"![UA vs depth]({Path(sweep_dir).resolve() / 'ua_vs_depth.png'})"]
+    png = Path(sweep_dir) / "ua_vs_depth.png"
+    if png.is_file():
+        link = str(png.resolve())
+        if report_dir is not None:
+            Path(report_dir).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(png, Path(report_dir) / png.name)
+            link = png.name
+        lines += ["", f"![UA vs depth]({link})"]
     return lines + [""], sweep
 
 
 def finetune_markdown(table: Dict) -> List[str]:
     """One row per k (0 = frozen network, the paper)."""
     lines = [
-        f"Bottleneck layer {table['layer']}; network learning rate = head lr x "
-        f"{table.get('lr_factor')}; same folds, validation speaker, early stopping and "
-        "summed-softmax decision as stage 8.",
+        f"Bottleneck layer {table['layer']}; learning rates while fine-tuning: network = "
+        f"emotion.conf lr x {table.get('lr_factor')}, head = lr x "
+        f"{table.get('head_lr_factor')}; k > 0 starts from the k = 0 fold heads; same "
+        "folds, validation speaker, early stopping and summed-softmax decision as stage 8.",
         "",
         "| k | fine-tuned layers | trained params | UA % | WA % | Ses5 UA % | UA % per fold |",
         "|---:|---|---:|---:|---:|---:|---|",
