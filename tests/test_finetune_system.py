@@ -159,3 +159,42 @@ def test_finetune_report_section(tmp_path):
     assert data["tdnnf6"]["rows"] == table["rows"]
     text = "\n".join(lines)
     assert "| 0 | none (frozen) |" in text and "| 2 | tdnnf5, tdnnf6 |" in text
+
+
+def test_load_inputs_from_cuts(tmp_path):
+    from lhotse import CutSet, Features, MonoCut, NumpyFilesWriter, SupervisionSegment
+
+    from asr2emo.finetune.data import load_inputs
+
+    rng = np.random.default_rng(0)
+    cuts, arrays = [], {}
+    with NumpyFilesWriter(tmp_path / "arrays") as w:
+        for i, label in enumerate(["sad", "hap", "ang", "neu", "sad"]):
+            cid = f"Ses0{i % 2 + 1}F_impro01_F{i:03d}"
+            t = 30 + i
+            f, iv = rng.normal(size=(t, 40)).astype(np.float32), rng.normal(size=(t // 10, 4))
+            arrays[cid] = (f, iv.astype(np.float32))
+            feats = Features(
+                type="kaldi-mfcc-hires",
+                num_frames=t,
+                num_features=40,
+                frame_shift=0.01,
+                sampling_rate=16000,
+                start=0,
+                duration=t / 100,
+                storage_type=w.name,
+                storage_path=str(w.storage_path),
+                storage_key=w.write(cid + "_f", f),
+            )
+            sup = SupervisionSegment(
+                cid, cid, 0, t / 100, speaker=cid[:6], custom={"emotion": label, "session": 1}
+            )
+            cut = MonoCut(cid, 0, t / 100, 0, supervisions=[sup], features=feats)
+            cut.ivector = w.store_array(cid + "_iv", iv.astype(np.float32), 0.1, temporal_dim=0)
+            cuts.append(cut)
+    inputs = load_inputs(CutSet.from_cuts(cuts), TdnnfConfig(**TINY), CLASSES)
+    assert inputs.ids == [c.id for c in cuts if c.supervisions[0].custom["emotion"] != "hap"]
+    assert inputs.labels.tolist() == [3, 0, 2, 3]  # sad, ang, neu, sad in CLASSES order
+    for u, cid in enumerate(inputs.ids):
+        np.testing.assert_array_equal(inputs.feats[u], arrays[cid][0])
+        np.testing.assert_array_equal(inputs.ivectors[u], arrays[cid][1])
