@@ -56,7 +56,9 @@ steps/train_emotion.sh --device "$device" --config "$conf_dir/emotion.conf" \
   --acoustic-model-dir "$asr_exp_dir/tdnnf" --ivector-dir "$asr_exp_dir/ivector" \
   "$exp_dir/bottleneck" "$exp_dir/emotion"
 
+# The paper's Table 2 points only make sense for IEMOCAP.
+case "$(basename "$cuts")" in iemocap*) paper=true ;; *) paper=false ;; esac
 . ./path.sh
-python -m asr2emo.report.sweep --layers "$layers" "$exp_dir/emotion" "$exp_dir" \
+python -m asr2emo.report.sweep --layers "$layers" --paper $paper "$exp_dir/emotion" "$exp_dir" \
   2>&1 | tee "$exp_dir/log/sweep_table.log"
 log "done: $exp_dir/sweep.md"

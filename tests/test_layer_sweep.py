@@ -56,6 +56,8 @@ def test_layer_subset_and_sections_not_run(tmp_path):
     _metrics(emo / "tdnnf13", [(5, 0.7)])
     rows = sweep.collect_sweep(emo, ["tdnnf13"])["rows"]
     assert [r["layer"] for r in rows] == ["tdnnf13"]
+    no_paper = sweep.collect_sweep(emo, paper=False)
+    assert [r["paper_session5"] for r in no_paper["rows"]] == [None, None]
     assert "not run" in "\n".join(sweep.finetune_section(tmp_path / "none")[0])
 
 

@@ -47,8 +47,9 @@ def _session_ua(metrics: Dict, session: int) -> Optional[float]:
     return None
 
 
-def collect_sweep(emotion_dir: Path, layers: Sequence[str] = ()) -> Dict:
-    """``{"rows": [...]}`` ordered by depth from every finished ``<layer>/metrics.json``."""
+def collect_sweep(emotion_dir: Path, layers: Sequence[str] = (), paper: bool = True) -> Dict:
+    """``{"rows": [...]}`` ordered by depth from every finished ``<layer>/metrics.json``;
+    ``paper``: add the paper's Table 2 values (IEMOCAP only: other corpora have no reference)."""
     emotion_dir = Path(emotion_dir)
     found = {
         p.parent.name: json.loads(p.read_text())
@@ -72,12 +73,12 @@ def collect_sweep(emotion_dir: Path, layers: Sequence[str] = ()) -> Dict:
                 "ua_pooled": m["ua"],
                 "ua_session5": _session_ua(m, PAPER_SESSION),
                 "fold_ua": [f["ua"] for f in m["folds"]],
-                "paper_session5": TABLE2.get(name),
+                "paper_session5": TABLE2.get(name) if paper else None,
             }
         )
     rows.sort(key=lambda r: r["depth"])
     best = max(rows, key=lambda r: r["ua_fold_mean"])["layer"] if rows else None
-    return {"rows": rows, "best_layer": best, "paper_table2": TABLE2}
+    return {"rows": rows, "best_layer": best, "paper_table2": TABLE2 if paper else None}
 
 
 def _pct(x: Optional[float]) -> str:
@@ -134,11 +135,13 @@ def plot_ua_vs_depth(sweep: Dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write_sweep(emotion_dir: Path, out_dir: Path, layers: Sequence[str] = ()) -> Dict:
+def write_sweep(
+    emotion_dir: Path, out_dir: Path, layers: Sequence[str] = (), paper: bool = True
+) -> Dict:
     """``out_dir/{sweep.json,sweep.md,ua_vs_depth.png}`` from the per-layer metrics."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    sweep = collect_sweep(emotion_dir, layers)
+    sweep = collect_sweep(emotion_dir, layers, paper)
     if not sweep["rows"]:
         raise SystemExit(f"no finished <layer>/metrics.json under {emotion_dir}")
     with atomic_path(out_dir / "sweep.json") as tmp:
@@ -217,9 +220,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("emotion_dir", type=Path, help="<sweep-dir>/emotion with <layer>/metrics.json")
     p.add_argument("out_dir", type=Path)
     p.add_argument("--layers", default="", help="comma list; empty: every finished layer")
+    p.add_argument(
+        "--paper",
+        choices=["true", "false"],
+        default="true",
+        help="show the paper's Table 2 values (IEMOCAP only)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    sweep = write_sweep(args.emotion_dir, args.out_dir, [x for x in args.layers.split(",") if x])
+    layers = [x for x in args.layers.split(",") if x]
+    sweep = write_sweep(args.emotion_dir, args.out_dir, layers, args.paper == "true")
     print("\n".join(sweep_markdown(sweep)))
     return 0
 
