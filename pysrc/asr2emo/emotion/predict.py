@@ -72,7 +72,9 @@ class EmotionPredictor:
         ivecs = self.ivector.extract_online(feats)
         x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))[None].to(self.device)
         iv = torch.from_numpy(np.ascontiguousarray(ivecs, dtype=np.float32))[None].to(self.device)
-        return self.acoustic.extract(x, iv, self.layer)[0].cpu()
+        # chunks of 500 output frames (with full context, equal to whole-utterance output) keep
+        # the cost linear in the input length
+        return self.acoustic.extract(x, iv, self.layer, chunk_size=500)[0].cpu()
 
     @torch.no_grad()
     def predict_frames(self, frames: torch.Tensor) -> Dict:

@@ -10,6 +10,7 @@
      "wer": {part: {"wer", "errors", "words"}}, "paper": {...}, "baselines": {...} (quoted),
      "baselines_same_folds": comparison.json of recipes/baselines.sh | null,
      "dimensional": {layer: {"loss", "systems"}} of recipes/dimensional.sh | null,
+     "layer_sweep", "finetune": recipes/layer_sweep.sh, recipes/finetune.sh summaries | null,
      "not_run": [section names whose inputs were missing]}
 
 The primary-layer keys are copied from ``<emotion-dir>/<layer>/metrics.json`` (stage 8), so the
@@ -33,6 +34,7 @@ from asr2emo.report.collect import (
 )
 from asr2emo.report.extras import baselines_section, dimensional_section
 from asr2emo.report.plots import plot_confusion, plot_curves
+from asr2emo.report.sweep import finetune_section, sweep_section
 from asr2emo.utils.io import atomic_path
 
 NOT_RUN = "not run"
@@ -197,11 +199,13 @@ def build_report(
     layer: str = "",
     baselines_dir: Optional[Path] = None,
     dimensional_dir: Optional[Path] = None,
+    sweep_dir: Optional[Path] = None,
+    finetune_dir: Optional[Path] = None,
 ) -> Dict:
     """Write ``report.md``, ``metrics.json`` and the PNGs; returns the metrics dict.
 
-    Beyond the paper, the sections of ``recipes/baselines.sh`` and ``recipes/dimensional.sh``
-    are included from ``<exp-dir>/baselines`` and ``<exp-dir>/dimensional`` (or the given dirs).
+    Beyond the paper, the sections of ``recipes/{baselines,dimensional,layer_sweep,finetune}.sh``
+    are included from ``<exp-dir>/{baselines,dimensional,sweep,finetune}`` (or the given dirs).
     """
     emotion_dir = emotion_dir or exp_dir / "emotion"
     is_iemocap = corpus == "iemocap"
@@ -286,6 +290,10 @@ def build_report(
         not_run.append("baselines_same_folds")
     if dimensional is None:
         not_run.append("dimensional")
+    s_md, layer_sweep = sweep_section(sweep_dir or exp_dir / "sweep", report_dir)
+    f_md, finetune = finetune_section(finetune_dir or exp_dir / "finetune")
+    md += s_md + f_md
+    not_run += [n for n, v in (("layer_sweep", layer_sweep), ("finetune", finetune)) if v is None]
 
     out: Dict = {"corpus": corpus}
     if m is not None:
@@ -315,6 +323,7 @@ def build_report(
     out["baselines"] = paper.BASELINES if is_iemocap else None
     out["baselines_same_folds"] = baselines_same_folds
     out["dimensional"] = dimensional
+    out["layer_sweep"], out["finetune"] = layer_sweep, finetune
     out["figures"] = pngs
     out["not_run"] = not_run
 
