@@ -107,7 +107,7 @@ fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   log "Stage 5: report"
-  steps/make_report.sh --corpus $name --emotion-dir $exp_dir/emotion $manifests $asr_exp_dir \
+  steps/make_report.sh --corpus $name --asr-exp-dir $asr_exp_dir $manifests $exp_dir \
     $exp_dir/report
 fi
 

@@ -5,6 +5,7 @@ set -euo pipefail
 
 corpus=iemocap
 emotion_dir=
+asr_exp_dir=
 layer=
 help_message="Usage: $0 [options] <manifest-dir> <exp-dir> <report-dir>
   e.g.: $0 data/manifests exp exp/report
@@ -12,6 +13,7 @@ Options:
   --corpus NAME       manifest prefix <corpus>_supervisions_all.jsonl.gz (default: $corpus;
                       the paper's figures are printed for iemocap only)
   --emotion-dir DIR   stage 8 output (default: <exp-dir>/emotion)
+  --asr-exp-dir DIR   run.sh exp dir with tdnnf/decode_*/wer.txt (default: <exp-dir>)
   --layer NAME        layer of Table 3 (default: the deployable model's layer)"
 
 . utils/lib.sh
@@ -30,6 +32,7 @@ report_dir=$3
 
 mkdir -p "$report_dir/log"
 asr2emo make-report --corpus "$corpus" ${emotion_dir:+--emotion-dir "$emotion_dir"} \
+  ${asr_exp_dir:+--asr-exp-dir "$asr_exp_dir"} \
   ${layer:+--layer "$layer"} "$manifest_dir" "$exp_dir" "$report_dir"
 mark_done "$report_dir"
 log "report: $report_dir/report.md"

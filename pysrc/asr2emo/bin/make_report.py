@@ -31,6 +31,12 @@ def get_parser() -> ConfArgumentParser:
         "--emotion-dir", type=Path, default=None, help="stage 8 output (default: <exp-dir>/emotion)"
     )
     p.add_argument(
+        "--asr-exp-dir",
+        type=Path,
+        default=None,
+        help="run.sh exp dir holding tdnnf/decode_*/wer.txt (default: <exp-dir>)",
+    )
+    p.add_argument(
         "--layer",
         default="",
         help="layer of Table 3; default: the deployable model's, else tdnnf12, "
@@ -42,6 +48,12 @@ def get_parser() -> ConfArgumentParser:
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.report_dir / "log" / "make_report.log")
     build_report(
-        args.manifest_dir, args.exp_dir, args.report_dir, args.corpus, args.emotion_dir, args.layer
+        args.manifest_dir,
+        args.exp_dir,
+        args.report_dir,
+        args.corpus,
+        args.emotion_dir,
+        args.layer,
+        asr_exp_dir=args.asr_exp_dir,
     )
     return 0

@@ -201,11 +201,14 @@ def build_report(
     dimensional_dir: Optional[Path] = None,
     sweep_dir: Optional[Path] = None,
     finetune_dir: Optional[Path] = None,
+    asr_exp_dir: Optional[Path] = None,
 ) -> Dict:
     """Write ``report.md``, ``metrics.json`` and the PNGs; returns the metrics dict.
 
     Beyond the paper, the sections of ``recipes/{baselines,dimensional,layer_sweep,finetune}.sh``
     are included from ``<exp-dir>/{baselines,dimensional,sweep,finetune}`` (or the given dirs).
+    The ASR WER is read from ``<asr-exp-dir>/tdnnf/decode_*`` (default: the exp dir), so a
+    folder-corpus experiment can report the acoustic model it used.
     """
     emotion_dir = emotion_dir or exp_dir / "emotion"
     is_iemocap = corpus == "iemocap"
@@ -216,7 +219,7 @@ def build_report(
     layers = layer_metrics(emotion_dir)
     primary = choose_layer(layers, emotion_dir, layer)
     m = layers.get(primary) if primary else None
-    wer = wer_results(exp_dir)
+    wer = wer_results(asr_exp_dir or exp_dir)
     classes = (m or {}).get("classes") or (
         paper.CLASSES if is_iemocap else sorted({c for v in (counts or {}).values() for c in v})
     )
