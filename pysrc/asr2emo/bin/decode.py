@@ -37,6 +37,12 @@ def get_parser() -> ConfArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--search-beam", type=float, default=20.0, help="intersect_dense_pruned beam")
     p.add_argument("--output-beam", type=float, default=8.0, help="lattice beam")
+    p.add_argument(
+        "--acoustic-scale",
+        type=float,
+        default=1.0,
+        help="scale of the network log-probabilities in the search (1 / LM weight)",
+    )
     p.add_argument("--min-active-states", type=int, default=30)
     p.add_argument("--max-active-states", type=int, default=10000)
     p.add_argument("--max-duration", type=float, default=100.0, help="seconds of audio per batch")
@@ -60,6 +66,8 @@ def main(args) -> int:
         logging.info(f"{args.decode_dir} is complete (.done); nothing to do")
         return 0
     torch.set_num_threads(1)
+    if args.acoustic_scale <= 0:
+        raise UserError(f"--acoustic-scale must be > 0, got {args.acoustic_scale}")
     from asr2emo.model import load_model
     from asr2emo.model.dataset import AsrDataset, make_sampler
 
@@ -102,6 +110,7 @@ def main(args) -> int:
                 output_beam=args.output_beam,
                 min_active_states=args.min_active_states,
                 max_active_states=args.max_active_states,
+                acoustic_scale=args.acoustic_scale,
             )
             for i, w in zip(order.tolist(), words):
                 hyps[batch["cut_ids"][i]] = w

@@ -22,7 +22,7 @@ from asr2emo.data.demo.voices import draw_speakers
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CORPORA = {"tedlium": "TEDLIUM_release2", "iemocap": "IEMOCAP_full_release"}
 
 # Scale presets; every key can be overridden (conf/*/demo.conf or keyword arguments).
@@ -76,17 +76,33 @@ def resolve_params(size: str, overrides: Dict[str, Optional[float]]) -> Dict[str
     return params
 
 
+# Train speakers drawn before the held-out ones; the rest are drawn after IEMOCAP's. 14 (the demo
+# preset) keeps the dev/test and IEMOCAP voices of generator version 1 whatever the train size, so
+# WERs on unseen voices stay comparable when only the train voices change.
+TRAIN_DRAWN_FIRST = 14
+
+
 def all_speakers(params: Dict[str, float], seed: int):
-    """Speakers of both corpora from one draw, so the corpora never share a voice."""
-    needs: List[Tuple[str, str]] = []
-    for i in range(int(params["train_talks"])):
-        needs.append((f"ted-train-{i}", "female" if i % 2 == 0 else "male"))
+    """Speakers of both corpora from one draw, so the corpora never share a voice.
+
+    The dev/test variants are exclusive: extra train speakers (beyond the ones drawn first) may
+    reuse IEMOCAP or train variants under another accent, never a dev/test one; their pitch and
+    rate come from the wider ranges (voices.WIDE_PITCH, voices.WIDE_RATE).
+    """
+    train = [
+        (f"ted-train-{i}", "female" if i % 2 == 0 else "male")
+        for i in range(int(params["train_talks"]))
+    ]
+    held_out: List[Tuple[str, str]] = []
     for part in ("dev", "test"):
         for i in range(int(params["eval_talks"])):
-            needs.append((f"ted-{part}-{i}", "male" if i % 2 == 0 else "female"))
+            held_out.append((f"ted-{part}-{i}", "male" if i % 2 == 0 else "female"))
+    needs = train[:TRAIN_DRAWN_FIRST] + held_out
     for s in range(1, 6):
         needs += [(f"iemocap-{s}-F", "female"), (f"iemocap-{s}-M", "male")]
-    return draw_speakers(seed, needs)
+    needs += train[TRAIN_DRAWN_FIRST:]
+    extra = [key for key, _ in train[TRAIN_DRAWN_FIRST:]]
+    return draw_speakers(seed, needs, exclusive=[key for key, _ in held_out], wide=extra)
 
 
 def _run(fn: Callable, jobs: Sequence[tuple], nj: int) -> list:
