@@ -66,6 +66,10 @@ def test_decode_constructed_outputs(lang):
     refs = list(utts)
     for row, hyp in zip(order.tolist(), hyps):
         assert " ".join(hyp) == refs[row]
+    # the explicit default acoustic scale is the default; a scale <= 0 is refused
+    assert decode_one_best(batch, segs, HLG, acoustic_scale=1.0) == hyps
+    with pytest.raises(ValueError, match="acoustic_scale"):
+        decode_one_best(batch, segs, HLG, acoustic_scale=0.0)
 
 
 def test_decode_word_table_required(lang):
