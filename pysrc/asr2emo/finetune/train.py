@@ -28,6 +28,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 import torch
 
+from asr2emo.baselines.scratch import batches
 from asr2emo.emotion.aggregate import aggregate
 from asr2emo.emotion.data import FrameData
 from asr2emo.emotion.folds import Fold, make_folds
@@ -61,20 +62,6 @@ class FinetuneConfig:
     orthonormal_every: int = 4
 
 
-def _batches(lens: np.ndarray, utts: np.ndarray, max_frames: int) -> List[np.ndarray]:
-    """Utterances sorted by length, cut into batches of at most ``max_frames`` padded frames."""
-    order = utts[np.argsort(lens[utts], kind="stable")]
-    out, cur = [], []
-    for u in order.tolist():
-        if cur and (len(cur) + 1) * lens[u] > max_frames:
-            out.append(np.asarray(cur))
-            cur = []
-        cur.append(u)
-    if cur:
-        out.append(np.asarray(cur))
-    return out
-
-
 def _forward(top, head, bottoms, out_lens, b):
     y = top([bottoms[u] for u in b.tolist()], torch.from_numpy(out_lens[b]))
     mask = torch.arange(y.shape[1]).unsqueeze(0) < torch.from_numpy(out_lens[b]).unsqueeze(1)
@@ -88,7 +75,7 @@ def score(top, head, bottoms, out_lens, utts: np.ndarray, max_frames: int):
     head.eval()
     pos = {u: j for j, u in enumerate(np.asarray(utts).tolist())}
     lps, idx = [], []
-    for b in _batches(out_lens, np.asarray(utts), max_frames):
+    for b in batches(out_lens, np.asarray(utts), max_frames):
         lp, mask = _forward(top, head, bottoms, out_lens, b)
         lps.append(lp)
         idx.append(torch.tensor([pos[u] for u in b.tolist()]).unsqueeze(1).expand_as(mask)[mask])
@@ -138,7 +125,7 @@ def finetune_fold(
         0,
         0,
     )
-    train_batches = _batches(out_lens, fold.train, cfg.batch_frames)
+    train_batches = batches(out_lens, fold.train, cfg.batch_frames)
     for epoch in range(1, cfg.max_epochs + 1):
         top.eval()  # batchnorm statistics and network dropout stay as trained
         head.train()
