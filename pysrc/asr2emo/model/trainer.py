@@ -41,6 +41,7 @@ from asr2emo.model.checkpoint import (
     write_final,
 )
 from asr2emo.model.dataset import AsrDataset, cmvn_from_cuts, make_sampler
+from asr2emo.model.specaug import MfccSpecAugment, add_spec_augment_args, spec_augment_config
 from asr2emo.model.tdnnf import TdnnfModel, build_model, config_to_dict, read_model_config
 from asr2emo.utils.config import positive_float, positive_int, str2bool
 from asr2emo.utils.errors import UserError
@@ -103,6 +104,7 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ctc-weight", type=float, default=None)
     p.add_argument("--l2-regularize", type=float, default=None)
     p.add_argument("--output-beam", type=float, default=None)
+    add_spec_augment_args(p)
 
 
 # ----------------------------------------------------------------------------- set-up helpers
@@ -304,6 +306,12 @@ def run(args: argparse.Namespace) -> int:
         )
 
     dataset = AsrDataset(config.ivector_dim, config.ivector_period, args.require_ivectors)
+    augment = None
+    aug_config = spec_augment_config(args)
+    if aug_config.enabled:
+        # Hires MFCC: num_ceps == num_mel_bins == feat_dim, Kaldi's lifter 22.
+        augment = MfccSpecAugment(aug_config, config.feat_dim, config.feat_dim)
+        logging.info(f"SpecAugment (log-mel domain): {aug_config}")
     ws = world_size if world_size > 1 else None
     rk = rank if world_size > 1 else None
     sampler = make_sampler(
@@ -391,6 +399,7 @@ def run(args: argparse.Namespace) -> int:
             log,
             save,
             is_main,
+            augment,
         )
         if stopped:
             break
@@ -428,6 +437,7 @@ def train_one_epoch(
     log: LossLog,
     save,
     is_main: bool,
+    augment: Optional[MfccSpecAugment] = None,
 ) -> bool:
     """One pass over the sampler (from where it stands); True when --max-steps stopped it."""
     model.train()
@@ -450,6 +460,8 @@ def train_one_epoch(
             g["lr"] = lr
         model.set_dropout(progress)
         batch = dataset[cuts]
+        if augment is not None:
+            batch["feats"] = augment(batch["feats"], batch["feat_lens"])
         loss, frames, info = compute_loss(ddp_model, loss_fn, batch, device)
         failed += int(info.get("num_failed", 0))
         optimizer.zero_grad()
