@@ -15,6 +15,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet, load_manifest
 
+from asr2emo.emotion.data import KeptUtts, SkipCounts, emotion_label
 from asr2emo.features.make import find_parts
 from asr2emo.utils.errors import UserError
 
@@ -66,33 +67,24 @@ def table_from_manifests(
 ) -> UttTable:
     """Rows of the supervisions with a label in ``classes`` (all labels, sorted, when None)."""
     sups: List[SupervisionSegment] = []
-    skipped: Dict[str, int] = {}
+    kept = KeptUtts()
+    skipped = SkipCounts()
     for sup in supervisions:
-        custom = sup.custom or {}
-        if "emotion" not in custom or "session" not in custom:
-            raise UserError(f"supervision {sup.id}: custom lacks 'emotion'/'session'")
-        if classes is not None and custom["emotion"] not in classes:
-            key = f"label {custom['emotion']}"
-            skipped[key] = skipped.get(key, 0) + 1
+        label = emotion_label(sup, classes, skipped, f"supervision {sup.id}: custom")
+        if label is None:
             continue
         if sup.recording_id not in recordings:
             raise UserError(f"supervision {sup.id}: recording '{sup.recording_id}' not in manifest")
         sups.append(sup)
-    for reason, n in sorted(skipped.items()):
-        logging.info("left out %d utterance(s): %s", n, reason)
+        kept.add(sup.id, sup, label)
+    skipped.log("left out", logging.INFO)
     if not sups:
         raise UserError("no supervision with a usable emotion label")
-    class_list = list(classes) if classes else sorted({s.custom["emotion"] for s in sups})
-    cid = {c: i for i, c in enumerate(class_list)}
     return UttTable(
-        ids=[s.id for s in sups],
-        speakers=[str(s.speaker) for s in sups],
-        sessions=np.asarray([int(s.custom["session"]) for s in sups], dtype=np.int64),
-        labels=np.asarray([cid[s.custom["emotion"]] for s in sups], dtype=np.int64),
-        classes=class_list,
         supervisions=sups,
         recordings={r.id: r for r in recordings},
-        skipped=skipped,
+        skipped=skipped.counts,
+        **kept.columns(classes),
     )
 
 

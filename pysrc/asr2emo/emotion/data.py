@@ -11,11 +11,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
-from lhotse import CutSet
+from lhotse import CutSet, SupervisionSegment
+from lhotse.cut import Cut
 
 from asr2emo.utils.errors import UserError
 
@@ -61,6 +62,103 @@ class FrameData:
         return np.repeat(np.arange(len(lens)), lens)
 
 
+@dataclass
+class SkipCounts:
+    """Utterances left out, per reason, so that every loader reports its drops (never silently)."""
+
+    counts: Dict[str, int] = field(default_factory=dict)
+
+    def add(self, reason: str) -> None:
+        """Count one more utterance left out for ``reason``."""
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+
+    def log(self, verb: str = "skipped", level: int = logging.WARNING) -> None:
+        """One line per reason, sorted, attributed to the loader that calls this."""
+        for reason, n in sorted(self.counts.items()):
+            logging.log(level, "%s %d utterance(s): %s", verb, n, reason, stacklevel=2)
+
+
+def open_cuts(cuts: CutSet | str | Path, what: str = "cuts", hint: str = "") -> CutSet:
+    """``cuts`` itself, or the CutSet in that file; a UserError naming ``what`` if it is missing."""
+    if isinstance(cuts, CutSet):
+        return cuts
+    path = Path(cuts)
+    if not path.is_file():
+        raise UserError(f"{what} '{path}' do not exist{hint}")
+    return CutSet.from_file(path)
+
+
+def emotion_label(
+    sup: SupervisionSegment, classes: Optional[Sequence[str]], skipped: SkipCounts, where: str
+) -> Optional[str]:
+    """``sup``'s emotion label, or None (counted) when not in ``classes``: one rule for all loaders.
+
+    A supervision without ``custom["emotion"]`` / ``custom["session"]`` is a UserError naming
+    ``where``; ``classes=None`` keeps every label.
+    """
+    custom = sup.custom or {}
+    if "emotion" not in custom or "session" not in custom:
+        raise UserError(f"{where} lacks 'emotion'/'session'")
+    label = str(custom["emotion"])
+    if classes is not None and label not in classes:
+        skipped.add(f"label {label}")
+        return None
+    return label
+
+
+def iter_labelled_cuts(
+    cuts: Iterable[Cut], classes: Optional[Sequence[str]], skipped: SkipCounts
+) -> Iterator[Tuple[Cut, SupervisionSegment, str]]:
+    """``(cut, supervision, label)`` of each cut with a usable label, in cut order.
+
+    The one walk shared by the emotion head, fine-tuning and (per supervision, via
+    :func:`emotion_label`) the baselines, so they keep the same utterances. The first supervision
+    carries the label; cuts without one or with a label outside ``classes`` are counted in
+    ``skipped`` (the caller adds its own reasons, e.g. no frames, and logs them).
+    """
+    for cut in cuts:
+        if not cut.supervisions:
+            skipped.add("no supervision")
+            continue
+        sup = cut.supervisions[0]
+        label = emotion_label(sup, classes, skipped, f"cut {cut.id}: supervision custom")
+        if label is not None:
+            yield cut, sup, label
+
+
+@dataclass
+class KeptUtts:
+    """Id, speaker, session and label of each kept utterance, in order (what the folds use)."""
+
+    ids: List[str] = field(default_factory=list)
+    speakers: List[str] = field(default_factory=list)
+    sessions: List[int] = field(default_factory=list)
+    labels: List[str] = field(default_factory=list)
+
+    def add(self, utt_id: str, sup: SupervisionSegment, label: str) -> None:
+        """Keep utterance ``utt_id``, labelled ``label`` by ``sup`` (from :func:`emotion_label`)."""
+        self.ids.append(utt_id)
+        self.speakers.append(str(sup.speaker))
+        self.sessions.append(int(sup.custom["session"]))
+        self.labels.append(label)
+
+    def columns(self, classes: Optional[Sequence[str]]) -> Dict[str, Any]:
+        """``ids``, ``speakers``, ``sessions``, ``labels`` (class ids) and ``classes`` fields.
+
+        The class list is ``classes``, else the sorted labels found; the same keyword fields in
+        :class:`FrameData`, fine-tuning's ``UttInputs`` and the baselines' ``UttTable``.
+        """
+        class_list = list(classes) if classes is not None else sorted(set(self.labels))
+        cid = {c: i for i, c in enumerate(class_list)}
+        return dict(
+            ids=self.ids,
+            speakers=self.speakers,
+            sessions=np.asarray(self.sessions, dtype=np.int64),
+            labels=np.asarray([cid[lab] for lab in self.labels], dtype=np.int64),
+            classes=class_list,
+        )
+
+
 def load_frames(
     cuts: CutSet | str | Path,
     classes: Optional[Sequence[str]] = None,
@@ -76,55 +174,30 @@ def load_frames(
     frames, or without the array are skipped and counted (logged, never silently dropped).
     Without ``classes`` the sorted set of labels found is used.
     """
-    if not isinstance(cuts, CutSet):
-        path = Path(cuts)
-        if not path.is_file():
-            raise UserError(f"bottleneck cuts '{path}' do not exist")
-        cuts = CutSet.from_file(path)
+    cuts = open_cuts(cuts, "bottleneck cuts")
     rows: List[np.ndarray] = []
-    ids, speakers, sessions, labels = [], [], [], []
-    skipped: Dict[str, int] = {}
-    for cut in cuts:
-        if not cut.supervisions:
-            skipped["no supervision"] = skipped.get("no supervision", 0) + 1
-            continue
-        sup = cut.supervisions[0]
-        custom = sup.custom or {}
-        if "emotion" not in custom or "session" not in custom:
-            raise UserError(f"cut {cut.id}: supervision custom lacks 'emotion'/'session'")
-        label = str(custom["emotion"])
-        if classes is not None and label not in classes:
-            skipped[f"label {label}"] = skipped.get(f"label {label}", 0) + 1
-            continue
+    kept = KeptUtts()
+    skipped = SkipCounts()
+    for cut, sup, label in iter_labelled_cuts(cuts, classes, skipped):
         if not cut.has_custom(key):
-            skipped[f"no {key} array"] = skipped.get(f"no {key} array", 0) + 1
+            skipped.add(f"no {key} array")
             continue
         arr = np.asarray(cut.load_custom(key), dtype=dtype)
         if arr.ndim != 2 or arr.shape[0] == 0:
-            skipped["no frames"] = skipped.get("no frames", 0) + 1
+            skipped.add("no frames")
             continue
         rows.append(arr)
-        ids.append(cut.id)
-        speakers.append(str(sup.speaker))
-        sessions.append(int(custom["session"]))
-        labels.append(label)
-    for reason, n in sorted(skipped.items()):
-        logging.warning("skipped %d utterance(s): %s", n, reason)
+        kept.add(cut.id, sup, label)
+    skipped.log()
     if not rows:
         raise UserError("no utterance with a bottleneck array and a usable label")
     dims = {r.shape[1] for r in rows}
     if len(dims) != 1:
         raise UserError(f"bottleneck arrays have different dimensions {sorted(dims)}")
-    class_list = list(classes) if classes is not None else sorted(set(labels))
-    cid = {c: i for i, c in enumerate(class_list)}
     offsets = np.concatenate([[0], np.cumsum([r.shape[0] for r in rows])]).astype(np.int64)
     return FrameData(
         feats=torch.from_numpy(np.concatenate(rows, axis=0)),
         offsets=offsets,
-        ids=ids,
-        speakers=speakers,
-        sessions=np.asarray(sessions, dtype=np.int64),
-        labels=np.asarray([cid[lab] for lab in labels], dtype=np.int64),
-        classes=class_list,
-        skipped=skipped,
+        skipped=skipped.counts,
+        **kept.columns(classes),
     )
