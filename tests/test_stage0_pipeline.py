@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import run_recipe
 from lhotse import RecordingSet, SupervisionSet
 from lhotse.qa import validate_recordings_and_supervisions
+
+from conftest import run_recipe
 
 
 def test_stage0_writes_valid_manifests(micro_stage0):
