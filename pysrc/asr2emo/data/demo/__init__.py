@@ -22,7 +22,7 @@ from asr2emo.data.demo.voices import draw_speakers
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CORPORA = {"tedlium": "TEDLIUM_release2", "iemocap": "IEMOCAP_full_release"}
 
 # Scale presets; every key can be overridden (conf/*/demo.conf or keyword arguments).

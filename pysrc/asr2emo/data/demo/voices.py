@@ -18,6 +18,16 @@ FEMALE_VARIANTS = (
 MALE_VARIANTS = (
     "m1 m2 m3 m4 m5 m6 m7 m8 klatt klatt3 Mike robert antonio quincy michel paul".split()
 )
+# Variants only the extra ("wide") train speakers draw, once the pools above are used up: more
+# distinct timbres for the acoustic model without changing any held-out or IEMOCAP voice. Left
+# out: anikaRobot (anika's formants; anika is in the held-out pool), steph3 (steph's), the
+# whisper, robot, demonic and klatt2-6 variants (not speech-like enough to help).
+EXTRA_FEMALE_VARIANTS = ("shelby", "zac")
+EXTRA_MALE_VARIANTS = (
+    "Alex Andy Denis Diogo Gene Henrique Jacky Lee Marco Mario Nguyen Tweaky boris croak ed "
+    "grandpa gustave iven john kaukovalta marcelo max miguel norbert pablo pedro rob sandro "
+    "travis victor"
+).split()
 ACCENTS = ("en-us", "en-us", "en-us", "en-gb", "en-gb-x-rp", "en-us-nyc", "en-029")
 
 FIRST = {
@@ -63,6 +73,9 @@ def draw_speakers(
         v = list(variants)
         rng.shuffle(v)
         pools[gender] = v
+    # After the shuffles, so the draws of the base pools (held-out voices included) do not move.
+    extra_pools = {"female": list(EXTRA_FEMALE_VARIANTS), "male": list(EXTRA_MALE_VARIANTS)}
+    extra_used = {"female": 0, "male": 0}
     firsts = {g: rng.sample(names, len(names)) for g, names in FIRST.items()}
     lasts = rng.sample(LAST, len(LAST))
     accents = list(dict.fromkeys(ACCENTS))  # distinct accents, for reuses
@@ -76,6 +89,10 @@ def draw_speakers(
         pool = pools[gender]
         if i < len(pool):
             variant = pool[i]
+            accent = ACCENTS[rng.randrange(len(ACCENTS))]
+        elif key in wide and extra_used[gender] < len(extra_pools[gender]):
+            variant = extra_pools[gender][extra_used[gender]]
+            extra_used[gender] += 1
             accent = ACCENTS[rng.randrange(len(ACCENTS))]
         else:
             if key in exclusive:
