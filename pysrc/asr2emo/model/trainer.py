@@ -23,10 +23,12 @@ import inspect
 import logging
 import math
 import os
+import random
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from lhotse import CutSet
@@ -275,7 +277,10 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     rank, world_size, device = setup_distributed(args.device)
     is_main = rank == 0
+    # SpecAugment draws from Python's and numpy's generators (lhotse), dropout from torch's.
     torch.manual_seed(args.seed + rank)
+    random.seed(args.seed + rank)
+    np.random.seed(args.seed + rank)
 
     for p in (args.train_cuts, args.valid_cuts):
         if not Path(p).is_file():
