@@ -183,7 +183,11 @@ def test_two_process_torchrun_on_cpu(yesno, tmp_path):
     assert (exp / "log" / "train.rank1.log").is_file()
     assert "x2" in (exp / "log" / "train.log").read_text()
     # Each rank saw half of the batches: 12 cuts of ~6 s, 15 s per batch -> 2 cuts per batch.
-    assert torch.load(exp / "epoch-1.pt")["step"] == 3
+    ckpt = torch.load(exp / "epoch-1.pt")
+    assert ckpt["step"] == 3
+    # Both ranks' generators are saved (a resumed run redraws each rank's dropout/masks).
+    rngs = ckpt["rng_ranks"]
+    assert len(rngs) == 2 and not torch.equal(rngs[0]["torch"], rngs[1]["torch"])
 
 
 def test_cmvn_file_of_the_training_corpus_is_used(tmp_path):

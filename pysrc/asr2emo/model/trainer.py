@@ -360,7 +360,12 @@ def run(args: argparse.Namespace) -> int:
             state["batch_in_epoch"] = 0
         else:
             sampler.load_state_dict(copy.deepcopy(ckpt["sampler"]))
-        if ckpt.get("rng") is not None and is_main:
+        # Each rank's own generators (dropout, SpecAugment masks) when the checkpoint has them
+        # for this many ranks; older checkpoints hold rank 0's only.
+        rngs = ckpt.get("rng_ranks") or []
+        if len(rngs) == world_size:
+            set_rng_state(rngs[rank])
+        elif ckpt.get("rng") is not None and is_main:
             set_rng_state(ckpt["rng"])
     log = LossLog(exp_dir, is_main)
     log.truncate_after(state["step"])
@@ -371,6 +376,11 @@ def run(args: argparse.Namespace) -> int:
         )
 
     def save(name: str, epoch_finished: bool) -> None:
+        # Called at the same step on every rank: gather all ranks' generator states.
+        rngs: List[Any] = [rng_state()]
+        if world_size > 1:
+            rngs = [None] * world_size
+            dist.all_gather_object(rngs, rng_state())
         if not is_main:
             return
         full = dict(meta)
@@ -378,7 +388,8 @@ def run(args: argparse.Namespace) -> int:
             model=model.state_dict(),
             optimizer=optimizer.state_dict(),
             sampler=None if epoch_finished else sampler.state_dict(),
-            rng=rng_state(),
+            rng=rngs[0],
+            rng_ranks=rngs,
             epoch_finished=epoch_finished,
             **state,
         )
