@@ -28,6 +28,28 @@ def write_tone(
     return path
 
 
+def knf_hires_opts(opts):
+    """Set a kaldi-native-fbank Mfcc/FbankOptions to conf/mfcc_hires.conf's frame and mel options.
+
+    Written out here, independently of asr2emo.features, as the tests' reference.
+    """
+    opts.frame_opts.samp_freq = 16000
+    opts.frame_opts.dither = 0.0
+    opts.frame_opts.snip_edges = True
+    opts.mel_opts.num_bins = 40
+    opts.mel_opts.low_freq = 20
+    opts.mel_opts.high_freq = -400
+    opts.use_energy = False
+    return opts
+
+
+def knf_frames(computer, samples: np.ndarray) -> np.ndarray:
+    """All frames of a kaldi-native-fbank online computer fed ``samples`` in [-1, 1] as 16-bit."""
+    computer.accept_waveform(16000, (samples * 32768.0).astype(np.float32))
+    computer.input_finished()
+    return np.array([computer.get_frame(i) for i in range(computer.num_frames_ready)])
+
+
 @pytest.fixture
 def repo() -> Path:
     return REPO

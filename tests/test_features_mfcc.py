@@ -13,6 +13,7 @@ from lhotse.features.io import NumpyFilesWriter
 from asr2emo.features.cmvn import GlobalCmvn
 from asr2emo.features.mfcc import KaldiMfccHires, KaldiMfccHiresConfig, compute_mfcc
 from asr2emo.features.storage import feature_writer_type
+from conftest import knf_frames, knf_hires_opts
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 URDU_WAV = DATA / "urdu" / "Angry" / "SM1_F10_A010.wav"
@@ -23,19 +24,9 @@ pytestmark = pytest.mark.skipif(not URDU_WAV.is_file(), reason="../shared/data i
 
 def direct_knf(samples: np.ndarray) -> np.ndarray:
     """kaldi-native-fbank with mfcc_hires.conf options, written out independently of our code."""
-    opts = knf.MfccOptions()
-    opts.frame_opts.samp_freq = 16000
-    opts.frame_opts.dither = 0.0
-    opts.frame_opts.snip_edges = True
-    opts.mel_opts.num_bins = 40
-    opts.mel_opts.low_freq = 20
-    opts.mel_opts.high_freq = -400
+    opts = knf_hires_opts(knf.MfccOptions())
     opts.num_ceps = 40
-    opts.use_energy = False
-    mfcc = knf.OnlineMfcc(opts)
-    mfcc.accept_waveform(16000, (samples * 32768.0).astype(np.float32))
-    mfcc.input_finished()
-    return np.array([mfcc.get_frame(i) for i in range(mfcc.num_frames_ready)])
+    return knf_frames(knf.OnlineMfcc(opts), samples)
 
 
 @pytest.mark.parametrize("wav,rate", [(URDU_WAV, 44100), (YESNO_WAV, 8000)])

@@ -14,6 +14,7 @@ from lhotse import Recording
 from asr2emo.features.mfcc import KaldiMfccHires, KaldiMfccHiresConfig
 from asr2emo.model.specaug import MfccSpecAugment, SpecAugmentConfig
 from asr2emo.utils.errors import UserError
+from conftest import knf_frames, knf_hires_opts
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 URDU_WAV = DATA / "urdu" / "Angry" / "SM1_F10_A010.wav"
@@ -21,20 +22,10 @@ URDU_WAV = DATA / "urdu" / "Angry" / "SM1_F10_A010.wav"
 
 def direct_log_fbank(samples: np.ndarray) -> np.ndarray:
     """40 log mel energies with the mfcc_hires frame and mel options, from knf's Fbank."""
-    opts = knf.FbankOptions()
-    opts.frame_opts.samp_freq = 16000
-    opts.frame_opts.dither = 0.0
-    opts.frame_opts.snip_edges = True
-    opts.mel_opts.num_bins = 40
-    opts.mel_opts.low_freq = 20
-    opts.mel_opts.high_freq = -400
-    opts.use_energy = False
+    opts = knf_hires_opts(knf.FbankOptions())
     opts.use_log_fbank = True
     opts.use_power = True
-    fbank = knf.OnlineFbank(opts)
-    fbank.accept_waveform(16000, (samples * 32768.0).astype(np.float32))
-    fbank.input_finished()
-    return np.array([fbank.get_frame(i) for i in range(fbank.num_frames_ready)])
+    return knf_frames(knf.OnlineFbank(opts), samples)
 
 
 @pytest.mark.skipif(not URDU_WAV.is_file(), reason="../shared/data is not available")
