@@ -125,3 +125,26 @@ def test_float16_frames_give_the_same_decisions(tmp_path):
     m32 = cross_validate(d32, "l", tmp_path / "a", CFG)
     m16 = cross_validate(d16, "l", tmp_path / "b", CFG)
     assert abs(m32["ua"] - m16["ua"]) < 0.05
+
+
+def test_deployable_layer_is_chosen_on_validation_speakers_not_test_folds(tmp_path):
+    """choose_layer reads the folds' early-stopping UA; a better test-fold UA does not count."""
+    from asr2emo.bin.train_emotion import choose_layer
+    from asr2emo.emotion.train import validation_ua
+    from asr2emo.utils.errors import UserError
+
+    def write(layer: str, val_uas: list, test_ua: float) -> None:
+        for i, vals in enumerate(val_uas, start=1):
+            d = tmp_path / layer / f"fold-{i}"
+            d.mkdir(parents=True)
+            (d / "history.json").write_text(json.dumps({"val_ua": vals, "best_epoch": 1}))
+        (tmp_path / layer / "metrics.json").write_text(json.dumps({"ua": test_ua}))
+
+    write("tdnnf12", [[0.5, 0.7, 0.6], [0.8, 0.6]], test_ua=0.60)  # validation mean 0.75
+    write("tdnnf13", [[0.6, 0.65], [0.7]], test_ua=0.90)  # validation 0.675, test better
+    assert validation_ua(tmp_path / "tdnnf12") == pytest.approx(0.75)
+    assert choose_layer(["tdnnf13", "tdnnf12"], tmp_path) == "tdnnf12"
+    write("prefinal", [[None, None]], test_ua=0.99)  # folds without a validation speaker
+    assert validation_ua(tmp_path / "prefinal") is None
+    with pytest.raises(UserError, match="set --model-layer"):
+        choose_layer(["tdnnf12", "prefinal"], tmp_path)

@@ -37,7 +37,13 @@ import torch
 
 from asr2emo.emotion.data import load_frames
 from asr2emo.emotion.export import write_model_dir
-from asr2emo.emotion.train import HeadConfig, cross_validate, final_epochs, train_final
+from asr2emo.emotion.train import (
+    HeadConfig,
+    cross_validate,
+    final_epochs,
+    train_final,
+    validation_ua,
+)
 from asr2emo.utils.config import (
     ConfArgumentParser,
     fraction,
@@ -96,7 +102,8 @@ def get_parser() -> ConfArgumentParser:
     p.add_argument(
         "--model-layer",
         default="",
-        help="layer of the deployable model; empty: the layer with the best CV UA",
+        help="layer of the deployable model; empty: the layer with the best validation UA "
+        "(mean over folds on the early-stopping speakers; never the test folds)",
     )
     p.add_argument(
         "--acoustic-model-dir",
@@ -187,6 +194,27 @@ def head_config(args) -> HeadConfig:
     )
 
 
+def choose_layer(layers: list[str], emotion_dir: Path) -> str:
+    """The layer with the best validation UA (ties: the first listed).
+
+    Choosing by the CV UA would select on the test folds and report an optimistic figure.
+    """
+    scores = {name: validation_ua(emotion_dir / name) for name in layers}
+    missing = [name for name, v in scores.items() if v is None]
+    if missing:
+        raise UserError(
+            f"no validation UA for layer(s) {', '.join(missing)} (no validation speaker in the "
+            "training sessions); set --model-layer"
+        )
+    layer = max(layers, key=lambda name: scores[name])
+    logging.info(
+        "deployable layer %s by validation UA (%s)",
+        layer,
+        ", ".join(f"{name} {scores[name]:.4f}" for name in layers),
+    )
+    return layer
+
+
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.emotion_dir / "log" / "train_emotion.log")
     torch.set_num_threads(args.num_threads)
@@ -218,7 +246,7 @@ def main(args: argparse.Namespace) -> int:
     if is_done(model_dir):
         logging.info("deployable model done already: %s", model_dir)
         return 0
-    layer = args.model_layer or max(layers, key=lambda name: results[name]["ua"])
+    layer = args.model_layer or choose_layer(layers, args.emotion_dir)
     if layer not in results:
         raise UserError(f"--model-layer '{layer}' is not among the evaluated layers {layers}")
     epochs = final_epochs(results[layer]["best_epochs"])

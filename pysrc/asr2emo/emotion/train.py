@@ -304,6 +304,20 @@ def cross_validate(
     return metrics
 
 
+def validation_ua(layer_dir: Path) -> Optional[float]:
+    """Mean over folds of the best validation UA (early-stopping speakers), None without any.
+
+    Measured on speakers of the training sessions only, so choosing a layer by it never looks at
+    a test fold (the CV UA would).
+    """
+    best = []
+    for history in sorted(Path(layer_dir).glob("fold-*/history.json")):
+        values = [v for v in json.loads(history.read_text()).get("val_ua", []) if v is not None]
+        if values:
+            best.append(max(values))
+    return float(np.mean(best)) if best else None
+
+
 def final_epochs(best_epochs: Sequence[int]) -> int:
     """Epochs of the deployable head: the median of the folds' early-stopping epochs."""
     return max(1, int(round(statistics.median(best_epochs))))
