@@ -87,3 +87,20 @@ def test_global_cmvn_matches_numpy(tmp_path: Path) -> None:
     norm = back.normalize(both)
     np.testing.assert_allclose(norm.mean(0), 0, atol=1e-5)
     np.testing.assert_allclose(norm.std(0), 1, atol=1e-5)
+
+
+def test_cmvn_over_stored_features_in_parallel_jobs(tmp_path: Path) -> None:
+    """accumulate_cmvn with 2 jobs = 1 job = numpy over the loaded matrices."""
+    from asr2emo.features.make import accumulate_cmvn
+
+    urdu = sorted((DATA / "urdu" / "Angry").glob("*.wav"))[:5]
+    cuts = CutSet.from_manifests(recordings=[Recording.from_file(p) for p in urdu]).resample(16000)
+    stored = cuts.compute_and_store_features(
+        KaldiMfccHires(), tmp_path / "feats", num_jobs=1, progress_bar=False
+    )
+    frames = np.concatenate([c.load_features() for c in stored]).astype(np.float64)
+    one, two = accumulate_cmvn(stored, 40, nj=1), accumulate_cmvn(stored, 40, nj=2)
+    assert one.count == two.count == frames.shape[0]
+    np.testing.assert_allclose(one.mean, frames.mean(0), rtol=1e-10)
+    np.testing.assert_allclose(two.mean, one.mean, rtol=1e-12)
+    np.testing.assert_allclose(two.std, one.std, rtol=1e-10)

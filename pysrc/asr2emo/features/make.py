@@ -129,11 +129,28 @@ def make_part_cuts(
     return cuts.to_eager()
 
 
-def accumulate_cmvn(cuts: CutSet, dim: int) -> GlobalCmvn:
-    """Global CMVN statistics over the stored features of ``cuts``."""
+def _cmvn_job(cut_dicts: List[dict], dim: int) -> GlobalCmvn:
     cmvn = GlobalCmvn(dim)
-    for cut in cuts:
-        cmvn.accumulate(cut.load_features())
+    for d in cut_dicts:
+        cmvn.accumulate(CutSet.from_dicts([d])[0].load_features())
+    return cmvn
+
+
+def accumulate_cmvn(cuts: CutSet, dim: int, nj: int = 1) -> GlobalCmvn:
+    """Global CMVN statistics over the stored features of ``cuts``, read by ``nj`` jobs.
+
+    Jobs take contiguous slices and their float64 sums are merged in job order, so a given
+    ``nj`` always gives the same statistics (other ``nj`` values agree to rounding).
+    """
+    dicts = [c.to_dict() for c in cuts]
+    if nj <= 1 or len(dicts) < 2:
+        return _cmvn_job(dicts, dim)
+    bounds = np.linspace(0, len(dicts), min(nj, len(dicts)) + 1).astype(int)
+    slices = [dicts[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+    cmvn = GlobalCmvn(dim)
+    with ProcessPoolExecutor(len(slices)) as ex:
+        for part in ex.map(_cmvn_job, slices, [dim] * len(slices)):
+            cmvn.add(part)
     return cmvn
 
 
@@ -187,7 +204,7 @@ def make_features(
         with atomic_path(cuts_path) as tmp:
             cuts.to_file(tmp)
         if part == stats_part:
-            cmvn = accumulate_cmvn(cuts, extractor.feature_dim(config.sampling_rate))
+            cmvn = accumulate_cmvn(cuts, extractor.feature_dim(config.sampling_rate), nj)
             cmvn.save(cmvn_path)
             logging.info(f"{corpus}: global CMVN over {cmvn.count} frames of {part} -> {cmvn_path}")
         write_skipped(fbank_dir / "log" / f"{corpus}_{part}_skipped.txt", report)
