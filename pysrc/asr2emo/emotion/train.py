@@ -25,7 +25,7 @@ from asr2emo.emotion.data import FrameData
 from asr2emo.emotion.folds import Fold, check_disjoint_speakers, make_folds
 from asr2emo.emotion.head import EmotionHead, save_head
 from asr2emo.emotion.metrics import summarize
-from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.io import atomic_path, is_done, mark_done, write_json
 
 
 @dataclass
@@ -173,11 +173,6 @@ def prediction_records(
     return recs
 
 
-def _write_json(path: Path, obj) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
-
-
 def run_fold(data: FrameData, fold: Fold, fold_dir: Path, cfg: HeadConfig, device: str) -> None:
     """Train, early-stop and score one fold; outputs in ``fold_dir`` with ``.done`` last."""
     check_disjoint_speakers(fold, data.speakers)
@@ -204,7 +199,7 @@ def run_fold(data: FrameData, fold: Fold, fold_dir: Path, cfg: HeadConfig, devic
     fold_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(fold_dir / "predictions.jsonl") as tmp:
         tmp.write_text("".join(json.dumps(r) + "\n" for r in recs))
-    _write_json(
+    write_json(
         fold_dir / "history.json",
         {
             **res.history,
@@ -291,7 +286,7 @@ def cross_validate(
     metrics["num_utts"] = data.num_utts
     metrics["num_frames"] = int(data.offsets[-1])
     metrics["config"] = asdict(cfg)
-    _write_json(layer_dir / "metrics.json", metrics)
+    write_json(layer_dir / "metrics.json", metrics)
     mark_done(layer_dir)
     logging.info(
         "%s: UA %.4f WA %.4f (pooled over %d utts); fold UAs %s",

@@ -45,7 +45,7 @@ from asr2emo.emotion.train import (
 from asr2emo.finetune.data import UttInputs
 from asr2emo.finetune.system import TrainableTop, bottom_outputs, layer_span
 from asr2emo.model.tdnnf import TdnnfModel
-from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.io import atomic_path, is_done, mark_done, write_json
 
 
 @dataclass
@@ -168,11 +168,6 @@ def finetune_fold(
     return top, head, hist
 
 
-def _write_json(path: Path, obj) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2) + "\n")
-
-
 def frozen_frames(model: TdnnfModel, inputs: UttInputs, layer: str) -> FrameData:
     """The frozen layer output of every utterance as stage 8's :class:`FrameData`."""
     first = layer_span(model, layer, 0)[0]
@@ -226,7 +221,7 @@ def run_k(
                 num_train_utts=len(fold.train),
                 seconds=round(time.time() - t0, 1),
             )
-            _write_json(fold_dir / "history.json", hist)
+            write_json(fold_dir / "history.json", hist)
             mark_done(fold_dir)
         preds[fold.fold] = read_predictions(fold_dir / "predictions.jsonl")
         best_epochs.append(json.loads((fold_dir / "history.json").read_text())["best_epoch"])
@@ -237,7 +232,7 @@ def run_k(
         num_frames=int(data.offsets[-1]),
         config={**asdict(head_cfg), "finetune": {**asdict(cfg), "ks": list(cfg.ks), "k": k}},
     )
-    _write_json(kdir / "metrics.json", metrics)
+    write_json(kdir / "metrics.json", metrics)
     mark_done(kdir)
     return metrics
 
@@ -300,7 +295,7 @@ def run_finetune(
     table = finetune_table(model, cfg, {k: results[k] for k in sorted(set(cfg.ks) | {0})})
     if 0 not in cfg.ks:
         table["rows"] = [r for r in table["rows"] if r["k"] in cfg.ks]
-    _write_json(out_dir / "finetune.json", table)
+    write_json(out_dir / "finetune.json", table)
     with atomic_path(out_dir / "finetune.md") as tmp:
         tmp.write_text("\n".join([f"# Fine-tuning ({cfg.layer})", ""] + finetune_markdown(table)))
     return table

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from asr2emo.report.paper import TABLE2, layer_display_name
-from asr2emo.utils.io import atomic_path
+from asr2emo.utils.io import atomic_path, write_json
 
 NOT_RUN = "not run"
 PAPER_SESSION = 5
@@ -144,8 +144,7 @@ def write_sweep(
     sweep = collect_sweep(emotion_dir, layers, paper)
     if not sweep["rows"]:
         raise SystemExit(f"no finished <layer>/metrics.json under {emotion_dir}")
-    with atomic_path(out_dir / "sweep.json") as tmp:
-        tmp.write_text(json.dumps(sweep, indent=2) + "\n")
+    write_json(out_dir / "sweep.json", sweep)
     md = ["# Layer sweep", ""] + sweep_markdown(sweep) + ["", "![](ua_vs_depth.png)", ""]
     with atomic_path(out_dir / "sweep.md") as tmp:
         tmp.write_text("\n".join(md))

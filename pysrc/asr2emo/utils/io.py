@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Any, Iterator, Union
 
 Pathlike = Union[str, Path]
 
@@ -33,6 +34,12 @@ def atomic_path(path: Pathlike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         _remove(tmp)
+
+
+def write_json(path: Pathlike, obj: Any) -> None:
+    """``obj`` as indented JSON at ``path``, written through :func:`atomic_path`."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
 
 
 def _remove(p: Path) -> None:
