@@ -14,7 +14,6 @@ in ``<cache-dir>/frames.npz`` (``ids``, ``lens``, ``feats``, ``iv_lens``, ``ivec
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 import logging
@@ -32,6 +31,7 @@ from asr2emo.emotion.aggregate import aggregate
 from asr2emo.emotion.folds import Fold
 from asr2emo.emotion.head import EmotionHead
 from asr2emo.emotion.metrics import summarize
+from asr2emo.emotion.train import EarlyStopping
 from asr2emo.features.mfcc import KaldiMfccHiresConfig, compute_mfcc
 from asr2emo.model.tdnnf import TdnnfConfig, build_model
 from asr2emo.utils.errors import UserError
@@ -191,8 +191,8 @@ def train_fold(
     opt = torch.optim.Adam(system.parameters(), lr=cfg.lr)
     lens = np.asarray([len(f) for f in inputs.feats])
     labels = torch.from_numpy(table.labels)
-    hist: Dict[str, list] = {"epoch": [], "train_loss": [], "val_ua": []}
-    best, best_epoch, best_state, bad, step = -1.0, 0, None, 0, 0
+    stopper = EarlyStopping(cfg.patience)
+    step = 0
     train_batches = batches(lens, fold.train, cfg.batch_frames)
     for epoch in range(1, cfg.max_epochs + 1):
         system.train()
@@ -218,27 +218,19 @@ def train_fold(
             count += int(mask.sum())
         pred = score(system, inputs, fold.val, cfg.batch_frames)["sum_softmax"].numpy()
         ua = summarize(table.labels[fold.val], pred, table.classes)["ua"]
-        hist["epoch"].append(epoch)
-        hist["train_loss"].append(total / max(count, 1))
-        hist["val_ua"].append(ua)
+        train_loss = total / max(count, 1)
         logging.info(
             "fold %d epoch %d: train loss %.4f, validation UA %.4f",
             fold.fold,
             epoch,
-            hist["train_loss"][-1],
+            train_loss,
             ua,
         )
-        if ua > best:
-            best, best_epoch, bad = ua, epoch, 0
-            best_state = copy.deepcopy(system.state_dict())
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
-    if best_state is not None:
-        system.load_state_dict(best_state)
-    hist["best_epoch"] = best_epoch
-    hist["val_speaker"] = fold.val_speaker
+        if stopper.update(epoch, train_loss, ua, system.state_dict):
+            break
+    if stopper.best_state is not None:
+        system.load_state_dict(stopper.best_state)
+    hist = {**stopper.history, "best_epoch": stopper.best_epoch, "val_speaker": fold.val_speaker}
     return system, hist
 
 

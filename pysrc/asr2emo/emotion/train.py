@@ -15,7 +15,7 @@ import logging
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +42,48 @@ class HeadConfig:
     frames_per_epoch: int = 0  # 0: every training frame once per epoch
     class_weight: str = "none"  # none | balanced (inverse frame frequency)
     seed: int = 1
+
+
+class EarlyStopping:
+    """Validation-UA early stopping shared by the head, fine-tuning and from-scratch trainers.
+
+    Keeps the per-epoch ``history``, the best epoch and a deep copy of its state; ``patience``
+    epochs in a row without a better UA end training.
+    """
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.history: Dict[str, list] = {"epoch": [], "train_loss": [], "val_ua": []}
+        self.best_ua = -1.0
+        self.best_epoch = 0
+        self.best_state: Any = None
+        self.bad = 0
+
+    def start(self, val_ua: float, state: Callable[[], Any]) -> None:
+        """Epoch 0: the starting point (e.g. the frozen solution) is the first candidate."""
+        self._record(0, None, val_ua)
+        self.best_ua, self.best_state = val_ua, copy.deepcopy(state())
+
+    def update(
+        self, epoch: int, train_loss: float, val_ua: Optional[float], state: Callable[[], Any]
+    ) -> bool:
+        """Record ``epoch``; True when training should stop. Without a validation UA
+        (``None``: no validation set) every epoch counts as the best and nothing stops."""
+        self._record(epoch, train_loss, val_ua)
+        if val_ua is None:
+            self.best_epoch = epoch
+            return False
+        if val_ua > self.best_ua:
+            self.best_ua, self.best_epoch, self.bad = val_ua, epoch, 0
+            self.best_state = copy.deepcopy(state())
+            return False
+        self.bad += 1
+        return self.bad >= self.patience
+
+    def _record(self, epoch: int, train_loss: Optional[float], val_ua: Optional[float]) -> None:
+        self.history["epoch"].append(epoch)
+        self.history["train_loss"].append(train_loss)
+        self.history["val_ua"].append(val_ua)
 
 
 @dataclass
@@ -114,8 +156,7 @@ def train_head(
     epochs = cfg.max_epochs if num_epochs is None else num_epochs
     n = x_all.shape[0]
     per_epoch = n if cfg.frames_per_epoch <= 0 else min(n, cfg.frames_per_epoch)
-    history: Dict[str, list] = {"epoch": [], "train_loss": [], "val_ua": []}
-    best_ua, best_epoch, best_state, bad = -1.0, 0, None, 0
+    stopper = EarlyStopping(cfg.patience)
     for epoch in range(1, epochs + 1):
         head.train()
         perm = torch.randperm(n, generator=gen)[:per_epoch].to(device)
@@ -128,28 +169,16 @@ def train_head(
             opt.step()
             total += float(loss) * len(idx)
             count += len(idx)
-        history["epoch"].append(epoch)
-        history["train_loss"].append(total / max(count, 1))
-        if val_utts is None:
-            history["val_ua"].append(None)
-            best_epoch = epoch
-            continue
-        ua = _val_ua(head, data, val_utts, device)
-        history["val_ua"].append(ua)
-        logging.info(
-            "epoch %d: train loss %.4f, validation UA %.4f", epoch, history["train_loss"][-1], ua
-        )
-        if ua > best_ua:
-            best_ua, best_epoch, bad = ua, epoch, 0
-            best_state = copy.deepcopy(head.state_dict())
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
-    if best_state is not None:
-        head.load_state_dict(best_state)
+        train_loss = total / max(count, 1)
+        ua = None if val_utts is None else _val_ua(head, data, val_utts, device)
+        if ua is not None:
+            logging.info("epoch %d: train loss %.4f, validation UA %.4f", epoch, train_loss, ua)
+        if stopper.update(epoch, train_loss, ua, head.state_dict):
+            break
+    if stopper.best_state is not None:
+        head.load_state_dict(stopper.best_state)
     head.to("cpu").eval()
-    return TrainResult(head, history, best_epoch)
+    return TrainResult(head, stopper.history, stopper.best_epoch)
 
 
 def prediction_records(

@@ -35,6 +35,7 @@ from asr2emo.emotion.folds import Fold, make_folds
 from asr2emo.emotion.head import EmotionHead, load_head
 from asr2emo.emotion.metrics import summarize
 from asr2emo.emotion.train import (
+    EarlyStopping,
     HeadConfig,
     _class_weights,
     cross_validate,
@@ -117,14 +118,12 @@ def finetune_fold(
         pred = score(top, head, bottoms, out_lens, fold.val, cfg.batch_frames)["sum_softmax"]
         return summarize(data.labels[fold.val], pred.numpy(), data.classes)["ua"]
 
-    best = val_ua()
-    hist: Dict[str, list] = {"epoch": [0], "train_loss": [None], "val_ua": [best]}
-    best_epoch, best_state, bad, step = (
-        0,
-        copy.deepcopy((top.state_dict(), head.state_dict())),
-        0,
-        0,
-    )
+    def state():
+        return top.state_dict(), head.state_dict()
+
+    stopper = EarlyStopping(cfg.patience)
+    stopper.start(val_ua(), state)
+    step = 0
     train_batches = batches(out_lens, fold.train, cfg.batch_frames)
     for epoch in range(1, cfg.max_epochs + 1):
         top.eval()  # batchnorm statistics and network dropout stay as trained
@@ -143,29 +142,20 @@ def finetune_fold(
                 top.constrain_orthonormal()
             total += float(loss) * int(mask.sum())
             count += int(mask.sum())
-        ua = val_ua()
-        hist["epoch"].append(epoch)
-        hist["train_loss"].append(total / max(count, 1))
-        hist["val_ua"].append(ua)
+        ua, train_loss = val_ua(), total / max(count, 1)
         logging.info(
             "k=%d fold %d epoch %d: train loss %.4f, validation UA %.4f",
             k,
             fold.fold,
             epoch,
-            hist["train_loss"][-1],
+            train_loss,
             ua,
         )
-        if ua > best:
-            best, best_epoch, bad = ua, epoch, 0
-            best_state = copy.deepcopy((top.state_dict(), head.state_dict()))
-        else:
-            bad += 1
-            if bad >= cfg.patience:
-                break
-    top.load_state_dict(best_state[0])
-    head.load_state_dict(best_state[1])
-    hist["best_epoch"] = best_epoch
-    return top, head, hist
+        if stopper.update(epoch, train_loss, ua, state):
+            break
+    top.load_state_dict(stopper.best_state[0])
+    head.load_state_dict(stopper.best_state[1])
+    return top, head, {**stopper.history, "best_epoch": stopper.best_epoch}
 
 
 def frozen_frames(model: TdnnfModel, inputs: UttInputs, layer: str) -> FrameData:
