@@ -61,7 +61,7 @@ class ScriptableEmotionModel(nn.Module):
         margin = sum(c.time_strides)
         low_rate = False
         for i, (name, module) in enumerate(acoustic.layers.items()):
-            if not low_rate and i - 1 >= c.subsample_index:
+            if not low_rate and c.runs_low_rate(i):
                 low_rate = True
             (low if low_rate else full).append(module)
             if 1 <= i <= len(c.time_strides):

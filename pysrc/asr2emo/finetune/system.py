@@ -12,14 +12,14 @@ model's layer output (tested).
 from __future__ import annotations
 
 import copy
-from typing import List, Sequence, Tuple
+from typing import List, Mapping, Sequence, Tuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from asr2emo.model.layers import PrefinalLayer, TdnnfLayer
-from asr2emo.model.tdnnf import TdnnfModel
+from asr2emo.model.tdnnf import TdnnfConfig, TdnnfModel
 from asr2emo.utils.errors import UserError
 
 
@@ -34,20 +34,22 @@ def layer_span(model: TdnnfModel, layer: str, k: int) -> Tuple[int, int]:
     return last - k + 1, last
 
 
-def _run(model: TdnnfModel, x: torch.Tensor, first: int, last: int, low_rate: bool):
-    """Layers ``first..last`` with the subsampling rule of ``run_layers_multi``."""
-    c = model.config
-    names = model.layer_names
-    for i in range(first, last + 1):
-        if not low_rate and i - 1 >= c.subsample_index:
-            x = x[:, :, :: c.frame_subsampling_factor]
+def _run(
+    config: TdnnfConfig,
+    layers: Mapping[str, nn.Module],
+    names: Sequence[str],
+    x: torch.Tensor,
+    first: int,
+    low_rate: bool,
+) -> Tuple[torch.Tensor, bool]:
+    """Layers ``names`` (the first at index ``first`` of the layer names) with the subsampling
+    rule of ``run_layers_multi``; also whether the output is at the low frame rate."""
+    for i, name in enumerate(names, start=first):
+        if not low_rate and config.runs_low_rate(i):
+            x = x[:, :, :: config.frame_subsampling_factor]
             low_rate = True
-        x = model.layers[names[i]](x)
+        x = layers[name](x)
     return x, low_rate
-
-
-def _is_low_rate_after(model: TdnnfModel, last: int) -> bool:
-    return last >= 0 and last - 1 >= model.config.subsample_index
 
 
 @torch.no_grad()
@@ -61,7 +63,7 @@ def bottom_outputs(
         ft = torch.from_numpy(np.ascontiguousarray(f, dtype=np.float32))[None]
         ivt = torch.from_numpy(np.ascontiguousarray(iv, dtype=np.float32))[None]
         x = model.lda(model.gather_input(ft, ivt, torch.tensor([ft.shape[1]])))
-        x, _ = _run(model, x, 0, first - 1, False)
+        x, _ = _run(model.config, model.layers, model.layer_names[:first], x, 0, False)
         out.append(x[0].contiguous())
     return out
 
@@ -76,7 +78,7 @@ class TrainableTop(nn.Module):
         self.names = model.layer_names[first : last + 1]
         self.layers = nn.ModuleDict({n: copy.deepcopy(model.layers[n]) for n in self.names})
         self.config = model.config
-        self.in_low_rate = _is_low_rate_after(model, first - 1)
+        self.in_low_rate = first >= 1 and model.config.runs_low_rate(first - 1)
         self.margin = sum(model.config.time_strides[last:])
 
     def forward(self, bottoms: Sequence[torch.Tensor], out_lens: torch.Tensor) -> torch.Tensor:
@@ -86,12 +88,7 @@ class TrainableTop(nn.Module):
         f = c.frame_subsampling_factor
         width = max(b.shape[1] for b in bottoms)
         x = torch.stack([nn.functional.pad(b, (0, width - b.shape[1])) for b in bottoms])
-        low_rate = self.in_low_rate
-        for i, name in zip(range(self.first, self.last + 1), self.names):
-            if not low_rate and i - 1 >= c.subsample_index:
-                x = x[:, :, ::f]
-                low_rate = True
-            x = self.layers[name](x)
+        x, low_rate = _run(c, self.layers, self.names, x, self.first, self.in_low_rate)
         n = int(out_lens.max())
         if low_rate:
             m = self.margin // f

@@ -79,6 +79,11 @@ class TdnnfConfig:
             i -= 1
         return i
 
+    def runs_low_rate(self, index: int) -> bool:
+        """Whether the layer at ``index`` of the layer names (0 = tdnn1, 1 = tdnnf2, ...) runs
+        on frames already subsampled; the subsampling happens right before the first such."""
+        return index - 1 >= self.subsample_index
+
     @property
     def left_context(self) -> int:
         return -self.splice[0] + sum(self.time_strides)
@@ -158,7 +163,7 @@ class TdnnfModel(nn.Module):
         self.layers["tdnn1"] = TdnnLayer(in_dim, c.hidden_dim)
         f = c.frame_subsampling_factor
         for i, stride in enumerate(c.time_strides):
-            low_rate = i >= c.subsample_index
+            low_rate = c.runs_low_rate(i + 1)
             self.layers[f"tdnnf{i + 2}"] = TdnnfLayer(
                 c.hidden_dim, c.bottleneck_dim, stride // f if low_rate else stride, c.bypass_scale
             )
@@ -270,7 +275,7 @@ class TdnnfModel(nn.Module):
         margin = sum(c.time_strides)
         low_rate = False
         for i, (name, layer) in enumerate(self.layers.items()):
-            if not low_rate and i - 1 >= c.subsample_index:
+            if not low_rate and c.runs_low_rate(i):
                 x = x[:, :, ::f]
                 low_rate = True
             x = layer(x)
