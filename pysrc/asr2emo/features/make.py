@@ -16,10 +16,11 @@ import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from lhotse import CutSet, Recording, RecordingSet, SupervisionSet, load_manifest
+from lhotse.cut import Cut
 
 from asr2emo.features.cmvn import GlobalCmvn
 from asr2emo.features.mfcc import KaldiMfccHires, KaldiMfccHiresConfig
@@ -129,11 +130,15 @@ def make_part_cuts(
     return cuts.to_eager()
 
 
-def _cmvn_job(cut_dicts: List[dict], dim: int) -> GlobalCmvn:
+def _cmvn_of(cuts: Iterable[Cut], dim: int) -> GlobalCmvn:
     cmvn = GlobalCmvn(dim)
-    for d in cut_dicts:
-        cmvn.accumulate(CutSet.from_dicts([d])[0].load_features())
+    for cut in cuts:
+        cmvn.accumulate(cut.load_features())
     return cmvn
+
+
+def _cmvn_job(cut_dicts: List[dict], dim: int) -> GlobalCmvn:
+    return _cmvn_of(CutSet.from_dicts(cut_dicts), dim)
 
 
 def accumulate_cmvn(cuts: CutSet, dim: int, nj: int = 1) -> GlobalCmvn:
@@ -142,9 +147,9 @@ def accumulate_cmvn(cuts: CutSet, dim: int, nj: int = 1) -> GlobalCmvn:
     Jobs take contiguous slices and their float64 sums are merged in job order, so a given
     ``nj`` always gives the same statistics (other ``nj`` values agree to rounding).
     """
+    if nj <= 1 or len(cuts) < 2:
+        return _cmvn_of(cuts, dim)
     dicts = [c.to_dict() for c in cuts]
-    if nj <= 1 or len(dicts) < 2:
-        return _cmvn_job(dicts, dim)
     bounds = np.linspace(0, len(dicts), min(nj, len(dicts)) + 1).astype(int)
     slices = [dicts[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     cmvn = GlobalCmvn(dim)
