@@ -63,12 +63,19 @@ def shared_data() -> Path:
 
 
 def make_micro_conf(dest: Path) -> Path:
-    """conf/mini with the demo corpora at "micro" size: the conf dir of the pipeline tests."""
+    """conf/mini with the demo corpora at "micro" size: the conf dir of the pipeline tests.
+
+    Every scale knob of conf/mini/demo.conf is dropped, so the corpora are exactly the "micro"
+    preset of asr2emo.data.demo.SIZES (4 train talks x 40 s), not conf/mini's 84 x 45 s.
+    """
     import shutil
+
+    from asr2emo.data.demo import SIZES
 
     shutil.copytree(REPO / "conf" / "mini", dest)
     demo = dest / "demo.conf"
-    lines = [ln for ln in demo.read_text().splitlines() if not ln.startswith("--size=")]
+    knobs = tuple(f"--{k.replace('_', '-')}=" for k in SIZES["micro"]) + ("--size=", "--nj=")
+    lines = [ln for ln in demo.read_text().splitlines() if not ln.startswith(knobs)]
     demo.write_text("\n".join(lines + ["--size=micro", "--nj=1"]) + "\n")
     return dest
 
