@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,6 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
-
-os.environ.setdefault("LHOTSE_AUDIO_BACKEND", "LibsndfileBackend")
 
 
 def write_tone(

@@ -36,7 +36,21 @@ installed() {
   # the stamp is written only after check_imports passed, so the packages' presence suffices.
   local site
   site=$(echo "$venv"/lib/python3.*/site-packages)
-  [ -x "$venv/bin/python" ] && [ -d "$site/k2" ] && [ -d "$site/torch" ] && [ -d "$site/lhotse" ]
+  [ -x "$venv/bin/python" ] && [ -d "$site/k2" ] && [ -d "$site/torch" ] && [ -d "$site/lhotse" ] &&
+    [ -f "$site/$backend_pth" ]
+}
+
+# lhotse's default backend needs an sph2pipe binary for .sph; TED-LIUM's are plain PCM, which
+# libsndfile reads. The package selects that backend when imported (pysrc/asr2emo/__init__.py);
+# this .pth does the same for any Python of the environment, e.g. code that imports only lhotse.
+backend_pth=asr2emo-audio-backend.pth
+write_backend_pth() {
+  local site
+  site=$(echo "$venv"/lib/python3.*/site-packages)
+  {
+    echo "# asr2emo (utils/setup_env.sh): lhotse reads .sph with libsndfile, no sph2pipe needed"
+    echo "import os; os.environ.setdefault('LHOTSE_AUDIO_BACKEND', 'LibsndfileBackend')"
+  } > "$site/$backend_pth"
 }
 
 # 1. system packages
@@ -77,6 +91,7 @@ log "installing pinned requirements (torch 1.13.1, lhotse 1.33.0, ...); the firs
 log "installing k2 (hash-pinned cp311 wheel, --no-deps)"
 "${pip[@]}" install --no-deps -r requirements-k2.txt
 "${pip[@]}" install --no-deps --no-build-isolation -e . >/dev/null
+write_backend_pth
 check_imports || { log "ERROR: environment built but 'import k2, torch, lhotse' fails; see above"; exit 1; }
 echo "$want" > "$stamp"
 log "environment ready: $venv"
