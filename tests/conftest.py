@@ -25,6 +25,34 @@ def write_tone(
     return path
 
 
+# The micro demo corpora of seed 0 as the generator writes them with these espeak-ng and sox
+# versions (Debian 12's): asr2emo.data.demo.corpus_digest, one sha1 over every file's sha1.
+# A change here is a change of the corpus, to be made on purpose (generator version bump).
+MICRO_GOLDEN = {
+    ("1.51", "14.4.2"): {
+        "tedlium": "492cf9bc99755a803812e230e4b287cd9f760203",
+        "iemocap": "4186b7a8e9a4b600166cfe4633db5c4154e07f02",
+    }
+}
+
+
+def assert_golden_micro(roots: dict) -> None:
+    """The micro corpora (seed 0) under ``roots`` = {corpus: dir} have the pinned bytes.
+
+    With tool versions that have no pinned digest, only run-to-run equality can be tested (the
+    callers do); the versions are printed so that a digest can be pinned for them.
+    """
+    from asr2emo.data.demo import corpus_digest, tool_versions
+
+    tools = tool_versions()
+    golden = MICRO_GOLDEN.get((tools["espeak-ng"], tools["sox"]))
+    if golden is None:
+        print(f"no pinned micro-corpus digest for {tools}")
+        return
+    for corpus, root in roots.items():
+        assert corpus_digest(root) == golden[corpus], f"{corpus} corpus at {root} changed bytes"
+
+
 def knf_hires_opts(opts):
     """Set a kaldi-native-fbank Mfcc/FbankOptions to conf/mfcc_hires.conf's frame and mel options.
 

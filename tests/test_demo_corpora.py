@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
+import os
 import re
 import subprocess
 import sys
@@ -14,8 +17,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from asr2emo.data.demo import all_speakers, make_demo_corpora, resolve_params
+from asr2emo.data.demo import all_speakers, corpus_digest, make_demo_corpora, resolve_params
+from asr2emo.data.demo.render import write_sph
 from asr2emo.utils.errors import UserError
+from conftest import assert_golden_micro
 
 REPO = Path(__file__).resolve().parent.parent
 STM_LINE = re.compile(
@@ -220,12 +225,68 @@ def test_iemocap_parser_reads_demo(corpora):
     assert all(s.text for s in sups)
 
 
-def test_deterministic_and_seed_dependent(corpora, tmp_path):
-    again = make_demo_corpora(tmp_path / "same", size="micro", seed=0, nj=1)
-    for corpus in ("tedlium", "iemocap"):
-        assert tree_hash(again[corpus]) == tree_hash(corpora[corpus])
+@contextlib.contextmanager
+def cpu_load(processes: int):
+    """``processes`` busy loops (``yes > /dev/null``) for the duration of the block."""
+    procs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_same_seed_same_bytes_whatever_the_jobs_and_load(corpora, tmp_path):
+    """nj 1, 2 (the fixture) and 4, and nj 2 beside two busy loops per core: the same files,
+    byte for byte, and the bytes pinned for these tool versions."""
+    digests = {c: corpus_digest(p) for c, p in corpora.items()}
+    for nj in (1, 4):
+        again = make_demo_corpora(tmp_path / f"nj{nj}", size="micro", seed=0, nj=nj)
+        assert {c: corpus_digest(p) for c, p in again.items()} == digests, f"nj={nj}"
+    with cpu_load(2 * (os.cpu_count() or 1)):
+        loaded = make_demo_corpora(tmp_path / "loaded", size="micro", seed=0, nj=2)
+    assert {c: corpus_digest(p) for c, p in loaded.items()} == digests, "under load"
+    for corpus in ("tedlium", "iemocap"):  # the digests cover every file
+        assert tree_hash(loaded[corpus]) == tree_hash(corpora[corpus])
+    assert_golden_micro(corpora)
     other = make_demo_corpora(tmp_path / "other", corpora=["iemocap"], size="micro", seed=1)
-    assert tree_hash(other["iemocap"]) != tree_hash(corpora["iemocap"])
+    assert corpus_digest(other["iemocap"]) != digests["iemocap"]
+
+
+def test_a_corpus_changed_on_disk_is_regenerated(tmp_path, caplog):
+    kw = dict(corpora=["iemocap"], size="micro", seed=0, iemocap_kept_per_speaker=2)
+    root = make_demo_corpora(tmp_path, **kw)["iemocap"]
+    digest = corpus_digest(root)
+    wav = sorted(root.glob("Session1/sentences/wav/*/*.wav"))[0]
+    x, sr = sf.read(str(wav), dtype="int16")
+    x[100] += 1  # one sample, one LSB: the size and the header stay the same
+    sf.write(str(wav), x, sr, subtype="PCM_16")
+    with caplog.at_level(logging.INFO):
+        make_demo_corpora(tmp_path, **kw)
+    assert "1 file(s) differ from what was generated" in caplog.text and wav.name in caplog.text
+    assert corpus_digest(root) == digest and sf.read(str(wav), dtype="int16")[0][100] == x[100] - 1
+    record = json.loads((root / ".done").read_text())
+    assert set(record["tools"]) == {"espeak-ng", "sox"} and len(record["files"]) > 20
+
+
+def test_a_write_that_sox_gets_wrong_is_an_error(tmp_path, monkeypatch):
+    """sox exits 0 when its output cannot be written (a full disk: "sox FAIL ... No space left
+    on device"); the read-back check turns that into one clear error instead of a short file."""
+    import asr2emo.data.demo.render as render
+
+    real = render.subprocess.run
+
+    def full_disk(cmd, *a, **kw):  # what sox leaves on a full disk: a consistent, shorter file
+        kw = dict(kw, input=kw["input"][: len(kw["input"]) // 3])
+        return real(cmd, *a, **kw)
+
+    monkeypatch.setattr(render.subprocess, "run", full_disk)
+    samples = (np.arange(16000) % 200 - 100).astype(np.int16)
+    with pytest.raises(UserError, match="not what was written .5333 of 16000 samples"):
+        write_sph(tmp_path / "x.sph", samples)
+    monkeypatch.setattr(render.subprocess, "run", real)
+    write_sph(tmp_path / "y.sph", samples)
 
 
 def test_rerun_is_noop_and_params_are_recorded(tmp_path, caplog):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lhotse import RecordingSet, SupervisionSet
 from lhotse.qa import validate_recordings_and_supervisions
 
-from conftest import run_recipe
+from conftest import assert_golden_micro, run_recipe
 
 
 def test_stage0_writes_valid_manifests(micro_stage0):
@@ -26,6 +26,15 @@ def test_stage0_writes_valid_manifests(micro_stage0):
     # the Table-1 layout and the dropped labels are logged
     assert "session    ang   exc   neu   sad  total" in log
     assert "dropped by label mapping:" in log
+
+
+def test_recipe_writes_the_pinned_micro_corpora(micro_stage0):
+    """run.sh's own demo corpora (the reference of the fault and determinism tests) have the
+    bytes pinned for these tool versions, wherever and however loaded the suite runs."""
+    corpora = micro_stage0 / "data" / "corpora"
+    assert_golden_micro(
+        {"tedlium": corpora / "TEDLIUM_release2", "iemocap": corpora / "IEMOCAP_full_release"}
+    )
 
 
 def test_stage0_rerun_is_noop(micro_stage0):

@@ -2,16 +2,22 @@
 
 ``make_demo_corpora(out_dir)`` writes ``out_dir/TEDLIUM_release2`` and/or
 ``out_dir/IEMOCAP_full_release`` so that the same stage-0 parsers read the demo and the real
-corpora. Generation is seeded and byte-for-byte deterministic; each corpus is written to a
-temporary directory that is renamed only when complete, with a ``.done`` marker that records the
-generation parameters (same parameters -> the call is a no-op).
+corpora. Generation is seeded and byte-for-byte deterministic (whatever ``nj`` and the machine's
+load); each corpus is written to a temporary directory that is renamed only when complete, with
+a ``.done`` marker that records what its bytes depend on (generator version, seed, scale, the
+espeak-ng and sox versions) and the sha1 of every file written. A call with the same record is
+a no-op once the files are checked against their digests; a corpus changed on disk since it was
+written, or made with other parameters or tools, is regenerated with a line saying why.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 import shutil
+import subprocess
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -166,6 +172,36 @@ def _make_iemocap(root: Path, params: Dict[str, float], seed: int, nj: int) -> s
 _MAKERS = {"tedlium": (_make_tedlium, TEDLIUM_KEYS), "iemocap": (_make_iemocap, IEMOCAP_KEYS)}
 
 
+def tool_versions() -> Dict[str, str]:
+    """espeak-ng's and sox's versions: a corpus's bytes depend on them as much as on the seed."""
+    out = {}
+    for tool, pattern in (("espeak-ng", r"text-to-speech:\s*(\S+)"), ("sox", r"SoX v(\S+)")):
+        text = subprocess.run([tool, "--version"], capture_output=True, text=True).stdout
+        m = re.search(pattern, text)
+        out[tool] = m.group(1) if m else text.strip()
+    return out
+
+
+def file_digests(root: Path) -> Dict[str, str]:
+    """``{relative path: sha1}`` of every file under ``root`` except the ``.done`` marker."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.name != ".done":
+            out[p.relative_to(root).as_posix()] = hashlib.sha1(p.read_bytes()).hexdigest()
+    return out
+
+
+def corpus_digest(root: Path) -> str:
+    """One sha1 over a corpus's per-file digests (as recorded in its ``.done``)."""
+    record = json.loads((Path(root) / ".done").read_text())
+    return hashlib.sha1(json.dumps(record["files"], sort_keys=True).encode()).hexdigest()
+
+
+def _changed_files(root: Path, recorded: Dict[str, str]) -> List[str]:
+    now = file_digests(root)
+    return sorted(k for k in set(now) | set(recorded) if now.get(k) != recorded.get(k))
+
+
 def make_demo_corpora(
     out_dir: Union[str, Path],
     corpora: Iterable[str] = ("tedlium", "iemocap"),
@@ -177,7 +213,8 @@ def make_demo_corpora(
     """Write the requested demo corpora under ``out_dir``; returns ``{corpus: path}``.
 
     ``overrides`` are scale knobs of :data:`SIZES` (e.g. ``train_talks=3``); None keeps the
-    preset. A corpus whose ``.done`` marker records the same parameters is left alone.
+    preset. A corpus whose ``.done`` marker records the same parameters and tools, and whose
+    files still have the recorded digests, is left alone.
     """
     out_dir = Path(out_dir)
     params = resolve_params(size, overrides)
@@ -186,6 +223,7 @@ def make_demo_corpora(
             raise UserError(
                 f"'{tool}' not found; the demo corpora need espeak-ng and sox installed"
             )
+    tools = tool_versions()
     paths: Dict[str, Path] = {}
     for corpus in corpora:
         if corpus not in CORPORA:
@@ -194,6 +232,7 @@ def make_demo_corpora(
         # Speakers are drawn for both corpora, so both corpora's scale keys shape either one.
         record = {"version": GENERATOR_VERSION, "corpus": corpus, "seed": seed, "size": size}
         record.update({k: params[k] for k in sorted(params)})
+        record["tools"] = tools
         root = out_dir / CORPORA[corpus]
         paths[corpus] = root
         marker = root / ".done"
@@ -201,11 +240,21 @@ def make_demo_corpora(
             try:
                 old = json.loads(marker.read_text())
             except ValueError:
-                old = None
-            if old == record:
-                logging.info(f"{root}: already done (seed {seed}, size {size}), nothing to do")
-                continue
-            logging.info(f"{root}: generated with other parameters ({old}); regenerating")
+                old = {}
+            recorded = old.pop("files", None)
+            if old == record and recorded is not None:
+                changed = _changed_files(root, recorded)
+                if not changed:
+                    logging.info(f"{root}: already done (seed {seed}, size {size}), nothing to do")
+                    continue
+                logging.info(
+                    f"{root}: {len(changed)} file(s) differ from what was generated "
+                    f"(e.g. {changed[0]}); regenerating"
+                )
+            else:
+                diff = sorted(k for k in set(old) | set(record) if old.get(k) != record.get(k))
+                why = f"other {', '.join(diff)}" if diff else "no file digests (older generator)"
+                logging.info(f"{root}: generated with {why}; regenerating")
         elif root.exists():
             raise UserError(
                 f"{root} exists but was not written by the demo generator (no .done); "
@@ -219,6 +268,7 @@ def make_demo_corpora(
         with atomic_path(root) as tmp:
             tmp.mkdir(parents=True)
             summary = maker(tmp, params, seed, nj)
-            (tmp / ".done").write_text(json.dumps(record, sort_keys=True) + "\n")
+            done = dict(record, files=file_digests(tmp))
+            (tmp / ".done").write_text(json.dumps(done, sort_keys=True, indent=1) + "\n")
         logging.info(f"{root}: done in {time.time() - t0:.1f} s: {summary}")
     return paths

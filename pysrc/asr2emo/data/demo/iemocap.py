@@ -19,11 +19,17 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
-import soundfile as sf
 
 from asr2emo.data.demo.grammar import sentence
 from asr2emo.data.demo.prosody import Prosody, annotations, draw_style, utterance_prosody
-from asr2emo.data.demo.render import SAMPLE_RATE, set_level, synthesize, to_int16, trim
+from asr2emo.data.demo.render import (
+    SAMPLE_RATE,
+    set_level,
+    synthesize,
+    to_int16,
+    trim,
+    write_wav,
+)
 from asr2emo.data.demo.voices import Speaker
 
 KEPT = ("ang", "exc", "neu", "sad")
@@ -181,7 +187,7 @@ def write_dialog(root: Path, plan: DialogPlan) -> List[Tuple[int, str, str, str,
         x = x * np.float32(10 ** (p.gain_db / 20))
         utt_id = f"{plan.name}_{u.gender}{numbers[u.gender]:03d}"
         numbers[u.gender] += 1
-        sf.write(wav_dir / f"{utt_id}.wav", to_int16(x), SAMPLE_RATE, subtype="PCM_16")
+        write_wav(wav_dir / f"{utt_id}.wav", to_int16(x))
         dur = len(x) / SAMPLE_RATE
         start, end = t, round(t + dur, 4)
         blocks.append(_evaluation_block(start, end, utt_id, u, rng))

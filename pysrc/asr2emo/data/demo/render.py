@@ -1,21 +1,32 @@
 """Speech rendering with espeak-ng + sox: one sentence -> float32 samples at 16 kHz.
 
-espeak-ng is deterministic for a given text and voice, and sox runs with dither off (``-D``),
-so the same arguments always give the same samples. Pitch range goes through SSML
-``<prosody range>``; voice-quality effects (overdrive, treble, lowpass, tremolo, reverb) are
-sox effects applied before resampling to 16 kHz.
+espeak-ng is deterministic for a given text and voice; sox runs with dither off (``-D``) and
+in repeatable mode (``-R``: fixed seeds and time stamps instead of the clock), so the same
+arguments always give the same samples. Pitch range goes through SSML ``<prosody range>``;
+voice-quality effects (overdrive, treble, lowpass, tremolo, reverb) are sox effects applied
+before resampling to 16 kHz.
+
+Neither tool's exit status can be trusted alone: sox exits 0 after a failed write (a full disk
+gives "sox FAIL ... No space left on device", status 0, and a shorter file whose header matches
+it). Every rendered buffer is checked, and every written file is read back and compared with
+the samples meant for it, so a corpus on disk is either exactly what the seed says or an error.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import soundfile as sf
+
+from asr2emo.utils.errors import UserError
 
 SAMPLE_RATE = 16000
 FRAME = 160  # 10 ms: segments and gaps are whole frames so stm times are exact
+SOX = ("sox", "-D", "-R", "-V1")  # no dither, repeatable, errors only
 
 
 def synthesize(
@@ -32,9 +43,13 @@ def synthesize(
     rate = int(min(450, max(80, rate)))
     tts = ["espeak-ng", "-m", "-v", voice, "-p", str(pitch), "-s", str(rate), "--stdout", ssml]
     wav = subprocess.run(tts, check=True, capture_output=True).stdout
-    sox = ["sox", "-D", "-V1", "-t", "wav", "-", "-t", "raw", "-e", "floating-point", "-b", "32"]
+    if len(wav) <= 44 or wav[:4] != b"RIFF":
+        raise UserError(f"espeak-ng gave no audio for voice {voice!r} (text {text!r})")
+    sox = [*SOX, "-t", "wav", "-", "-t", "raw", "-e", "floating-point", "-b", "32"]
     sox += ["-c", "1", "-", *effects, "rate", "-h", str(SAMPLE_RATE)]
     raw = subprocess.run(sox, input=wav, check=True, capture_output=True).stdout
+    if len(raw) == 0 or len(raw) % 4:
+        raise UserError(f"sox gave {len(raw)} bytes for voice {voice!r} (effects {effects})")
     return np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
 
@@ -65,6 +80,28 @@ def to_int16(x: np.ndarray) -> np.ndarray:
 
 def write_sph(path: Path, samples: np.ndarray) -> None:
     """Write int16 samples as a NIST SPHERE file with sox (as TED-LIUM's .sph files are)."""
-    cmd = ["sox", "-D", "-V1", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed", "-b", "16"]
+    cmd = [*SOX, "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed", "-b", "16"]
     cmd += ["-c", "1", "-", "-t", "sph", str(path)]
     subprocess.run(cmd, input=samples.astype("<i2").tobytes(), check=True, capture_output=True)
+    check_written(path, samples)
+
+
+def write_wav(path: Path, samples: np.ndarray) -> None:
+    """Write int16 samples as a 16 kHz 16-bit mono WAV file (as IEMOCAP's are)."""
+    sf.write(str(path), samples, SAMPLE_RATE, subtype="PCM_16")
+    check_written(path, samples)
+
+
+def check_written(path: Path, samples: np.ndarray) -> None:
+    """Read ``path`` back: its samples must equal ``samples`` (int16), else one clear error."""
+    try:
+        back, _ = sf.read(str(path), dtype="int16")
+    except (RuntimeError, sf.LibsndfileError) as e:
+        back, reason = None, str(e)
+    if back is None or back.shape != samples.shape or not np.array_equal(back, samples):
+        free = shutil.disk_usage(Path(path).parent).free / 2**20
+        what = reason if back is None else f"{len(back)} of {len(samples)} samples as written"
+        raise UserError(
+            f"{path}: the file on disk is not what was written ({what}; {free:.0f} MiB free "
+            "on its disk); free some space and rerun"
+        )
