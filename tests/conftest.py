@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+import torch
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+# One intra-op thread: float results (and so every learned figure) do not depend on the number
+# of cores or on how busy they are. Steps the tests run as subprocesses set their own threads.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _seeded_generators():
+    """Each test starts from the same global generator states, whatever ran before it."""
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
 
 
 def write_tone(

@@ -40,15 +40,18 @@ def test_batches_cover_every_utterance_once_within_budget():
 
 
 def test_scratch_tdnnf_learns_on_stage8_folds():
+    """Separable classes (chance UA 0.5). Spread measured over data seeds 0-3 x training seeds
+    1-5 (20 runs, 1 thread, 2026-12-01): UA 0.979-1.000, mean 0.998; the bound leaves 0.08.
+    (The earlier 4 epochs at lr 3e-3, 8 optimizer steps in all, spread 0.50-1.00.)"""
     torch.set_num_threads(1)
     table, inputs = _data()
     folds = make_folds(table.sessions, table.speakers, seed=1)
-    cfg = ScratchConfig(lr=3e-3, max_epochs=4, patience=4, batch_frames=600, seed=1)
+    cfg = ScratchConfig(lr=1e-2, max_epochs=8, patience=8, batch_frames=600, seed=1)
     recs, hists = run_folds(table, inputs, folds, TINY, cfg)
     for f in folds:
         assert [r["id"] for r in recs[f.fold]] == [table.ids[i] for i in f.test]
         assert hists[f.fold]["val_speaker"] == f.val_speaker
-        assert 1 <= hists[f.fold]["best_epoch"] <= 4
+        assert 1 <= hists[f.fold]["best_epoch"] <= 8
     m = metrics_from_records("tdnnf_scratch", recs, table.classes)
     assert m["n"] == table.num_utts
-    assert m["ua"] > 0.75  # separable classes; chance is 0.5
+    assert m["ua"] > 0.9

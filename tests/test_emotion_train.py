@@ -23,15 +23,18 @@ def _cv(tmp_path, **kw):
 
 
 def test_separable_data_gives_high_ua(tmp_path):
+    # Spread over data seeds 0-3 x head seeds 3, 5, 7 (12 runs, 1 thread, 2026-12-01): UA
+    # 0.888-0.988, mean 0.948; chance is 0.25.
     m = _cv(tmp_path, separation=0.5, seed=1)
-    assert m["ua"] > 0.85
+    assert m["ua"] > 0.8
     assert len(m["folds"]) == 5 and sum(f["n"] for f in m["folds"]) == m["n"] == 160
     assert set(m["aggregations"]) == {"sum_softmax", "mean_logprob", "majority"}
     assert np.isclose(m["ua"], m["aggregations"]["sum_softmax"]["ua"])
 
 
 def test_shuffled_labels_give_chance(tmp_path):
-    # 4 balanced-ish classes: chance UA 0.25; 160 test utterances -> sd about 0.035
+    # 4 balanced-ish classes: chance UA 0.25; 160 test utterances -> sd about 0.035. Measured
+    # over the same 12 seed pairs as above: UA 0.200-0.322, mean 0.264.
     m = _cv(tmp_path, separation=0.5, seed=1, shuffle_labels=True)
     assert m["ua"] < 0.40
 

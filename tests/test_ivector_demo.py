@@ -53,6 +53,8 @@ def test_demo_ivectors_separate_speakers(micro_stage0):
         cents = {s: iv[(spk == s) & rest].mean(0) for s in set(speakers)}
         hits += max(cents, key=lambda s: iv[i] @ cents[s] / np.linalg.norm(cents[s])) == spk[i]
     print(f"leave-one-out speaker identification accuracy {hits / len(iv):.3f}")
+    # Over extractor seeds 0-7 on the micro corpus (6 speakers, 51 segments; 2026-12-01):
+    # within - between 0.32-0.55, identification accuracy 0.55-0.84 (chance 1/6).
     assert len(set(speakers)) >= 6
     assert within > between + 0.25
-    assert hits / len(iv) > 3 / len(set(speakers))  # 3x chance
+    assert hits / len(iv) > 2 / len(set(speakers))  # twice chance

@@ -126,4 +126,5 @@ def test_loss_decreases_with_training(compiler):
         assert all(torch.isfinite(p.grad).all() for p in model.parameters())
         opt.step()
         losses.append(float(loss) / info["frames"])
+    # last/first over torch seeds 0-11 (2026-12-01): 0.21-0.30
     assert losses[-1] < 0.5 * losses[0], losses

@@ -3,9 +3,11 @@
 Train on 30 files of ../shared/data/yesno (every other file in name order: the first 30 names all
 start with "no", which would bias G and the net), decode the other 30. This checks that the loss,
 the graphs and the decoder work together on real speech; the TDNN-F trainer has its own yes/no
-test. Measured: 80 full-batch Adam steps, 7-18 s on one (shared) core, WER 1.25 % (3 / 240). From
-scratch, this tiny net is sensitive to its architecture (deeper or wider variants stayed on the
-all-blank plateau for 80 steps), so the seed and the net are fixed here.
+test. 160 full-batch Adam steps, ~5 s on one core. From a random output layer this tiny net
+fell onto the all-blank plateau (WER 65-75 %, nearly all deletions) for 2 torch seeds in 8,
+whatever the steps, learning rate or a CTC term; starting the output layer at zero (uniform
+posteriors, so the loss shapes it from the same point for every seed) removed that: WER
+0.83-3.75 % over seeds 0-11, the bound is set above that spread.
 """
 
 from __future__ import annotations
@@ -83,9 +85,11 @@ def test_yesno_lfmmi_train_and_decode(tmp_path):
         torch.nn.ReLU(),
         torch.nn.Conv1d(64, compiler.num_outputs, 1),
     )
+    torch.nn.init.zeros_(model[-1].weight)
+    torch.nn.init.zeros_(model[-1].bias)
     opt = torch.optim.Adam(model.parameters(), lr=5e-3)
     t0 = time.time()
-    for step in range(80):
+    for step in range(160):
         out = model(x.transpose(1, 2)).transpose(1, 2).log_softmax(-1)
         loss, info = loss_fn(out, segs, texts)
         opt.zero_grad()
@@ -101,4 +105,5 @@ def test_yesno_lfmmi_train_and_decode(tmp_path):
     stats = compute_wer([refs[i] for i in order_t], hyps)
     print(f"yesno: train {train_seconds:.1f} s, test {stats}")
     assert stats["words"] == 240
-    assert stats["wer"] <= 2.5, stats
+    # Spread over torch seeds 0-11 (1 thread, 2026-12-01): WER 0.83-3.75 %, median 1.25 %.
+    assert stats["wer"] <= 5.0, stats

@@ -104,6 +104,7 @@ def test_mmi_loss_decreases_over_a_few_steps(yesno):
         losses.append(float(loss) / frames)
         assert info["num_failed"] == 0
     assert all(torch.isfinite(torch.tensor(losses)))
+    # last/first over torch seeds 0-9 (2026-12-01): 0.088-0.109
     assert losses[-1] < 0.5 * losses[0], losses
 
 

