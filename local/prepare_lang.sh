@@ -28,10 +28,6 @@ dic=$tedlium_dir/TEDLIUM.152k.dic
 
 . ./path.sh
 
-if is_done "$lang_dir"; then
-  log "$lang_dir is complete; skipping"
-  exit 0
-fi
 mkdir -p "$lang_dir/log"
 log "lang: $dic + $manifest_dir -> $lang_dir (log: $lang_dir/log/prepare_lang.log)"
 asr2emo prepare-lang ${config:+--config "$config"} --log-file "$lang_dir/log/prepare_lang.log" \

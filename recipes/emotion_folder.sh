@@ -70,13 +70,9 @@ log "emotion_folder.sh: corpus $corpus_dir as '$name', stages $stage..$stop_stag
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   log "Stage 0: folder corpus -> manifests ($num_folds speaker groups; 0 = one per speaker)"
-  # The supervisions manifest is written (atomically) last: its presence means done.
-  if [ -f "$manifests/${name}_supervisions_all.jsonl.gz" ]; then
-    log "manifests done already: $manifests/${name}_supervisions_all.jsonl.gz"
-  else
-    asr2emo prepare-folder --speaker-regex "$speaker_regex" --num-folds "$num_folds" \
-      --seed "$seed" --name "$name" "$corpus_dir" "$manifests"
-  fi
+  # Reruns only when the corpus or these options changed (the marker records both).
+  asr2emo prepare-folder --speaker-regex "$speaker_regex" --num-folds "$num_folds" \
+    --seed "$seed" --name "$name" "$corpus_dir" "$manifests"
 fi
 
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then

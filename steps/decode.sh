@@ -31,10 +31,6 @@ decode_dir=$4
 
 . ./path.sh
 
-if is_done "$decode_dir"; then
-  log "$decode_dir is complete: $(cat "$decode_dir/wer.txt")"
-  exit 0
-fi
 mkdir -p "$decode_dir/log"
 log "decode: $cuts -> $decode_dir (log: $decode_dir/log/decode.log)"
 asr2emo decode ${config:+--config "$config"} --device "$device" \

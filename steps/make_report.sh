@@ -34,5 +34,4 @@ mkdir -p "$report_dir/log"
 asr2emo make-report --corpus "$corpus" ${emotion_dir:+--emotion-dir "$emotion_dir"} \
   ${asr_exp_dir:+--asr-exp-dir "$asr_exp_dir"} \
   ${layer:+--layer "$layer"} "$manifest_dir" "$exp_dir" "$report_dir"
-mark_done "$report_dir"
 log "report: $report_dir/report.md"

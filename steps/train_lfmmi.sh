@@ -50,10 +50,6 @@ check_int world-size "$world_size"
 
 . ./path.sh
 
-if is_done "$exp_dir"; then
-  log "$exp_dir is complete (final.pt); nothing to do"
-  exit 0
-fi
 mkdir -p "$exp_dir/log"
 log "train-lfmmi: $train_cuts -> $exp_dir ($world_size process(es), log: $exp_dir/log/train.log)"
 if [ "$world_size" -gt 1 ]; then

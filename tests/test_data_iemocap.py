@@ -159,7 +159,7 @@ def test_cli_rerun_is_noop(tmp_path, capsys, caplog):
     assert cli_main(["prepare-iemocap", str(root), str(out)]) == 0
     assert (out / "iemocap_supervisions_all.jsonl.gz").stat().st_mtime_ns == first
     log = (out / "log" / "prepare_iemocap.log").read_text()
-    assert "up to date; nothing to do" in log
+    assert "nothing to do" in log
     assert "skipped 1 (bad audio)" in log and "Ses01F_impro01_M005.wav" in log
     # another label set is another preparation
     assert cli_main(["prepare-iemocap", "--merge-hap-into-exc=true", str(root), str(out)]) == 0

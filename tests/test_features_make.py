@@ -106,7 +106,7 @@ def test_make_mfcc_step(tmp_path: Path) -> None:
     mtime = (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns
     res = run_step(*args, str(manifests), "tiny", str(fbank))
     assert res.returncode == 0, res.stderr
-    assert res.stderr.count("already done") == 2
+    assert res.stderr.count("nothing to do") == 2
     assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
 
     # a part killed mid-way (no .done, leftovers) is redone cleanly; the finished part is kept
@@ -118,6 +118,23 @@ def test_make_mfcc_step(tmp_path: Path) -> None:
     assert (fbank / "tiny_feats_dev" / ".done").is_file()
     assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
     assert len(load_manifest(fbank / "tiny_cuts_dev.jsonl.gz")) == 1
+
+    # another MFCC option in the conf: both parts are recomputed, and the log says why
+    conf = tmp_path / "mfcc.conf"
+    conf.write_text(Path("conf/mini/mfcc_hires.conf").read_text() + "--low-freq=40\n")
+    res = run_step("--nj", "2", "--config", str(conf), "--speed-perturb", "true",
+                   str(manifests), "tiny", str(fbank))  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("recomputing: --low-freq 20.0 -> 40.0") == 2, res.stderr
+    assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns != mtime
+    # a changed manifest (a recording added to dev) recomputes that part only
+    mtime = (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns
+    write_part(manifests, "dev", [Recording.from_file(DEV_WAV), Recording.from_file(WAVS[0])])
+    res = run_step("--nj", "2", "--config", str(conf), "--speed-perturb", "true",
+                   str(manifests), "tiny", str(fbank))  # fmt: skip
+    assert "tiny dev MFCC" in res.stderr and "recomputing: input recordings" in res.stderr
+    assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
+    assert len(load_manifest(fbank / "tiny_cuts_dev.jsonl.gz")) == 2
 
 
 def test_make_mfcc_usage_errors(tmp_path: Path) -> None:

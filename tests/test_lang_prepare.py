@@ -201,8 +201,13 @@ def test_prepare_lang_sh(tmp_path, repo):
     assert (out / ".done").is_file() and (out / "log" / "prepare_lang.log").is_file()
     mtime = (out / "HLG.pt").stat().st_mtime
     r = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
-    assert r.returncode == 0 and "skipping" in r.stderr
+    assert r.returncode == 0 and "nothing to do" in r.stderr
     assert (out / "HLG.pt").stat().st_mtime == mtime
+    # another option in the conf rebuilds the directory and says why
+    conf.write_text("--vocab=train\n--phone-lm-order=2\n--sil-prob=0.3\n")
+    r = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0 and "recomputing: --sil-prob 0.5 -> 0.3" in r.stderr, r.stderr
+    assert (out / "HLG.pt").stat().st_mtime != mtime
     bad = subprocess.run(
         cmd[:3] + [str(tmp_path / "nope"), str(manifests), str(out)],
         cwd=repo,

@@ -150,6 +150,13 @@ def test_kill_and_resume_continues_from_the_checkpoint(yesno, tmp_path):
     # A finished experiment is a no-op.
     again = subprocess.run(train_cmd(yesno, exp, *extra), env=env(), capture_output=True, text=True)
     assert again.returncode == 0 and "nothing to do" in again.stderr
+    # Another setting: the finished model and its checkpoints are not reused; training restarts.
+    more = extra + ("--initial-lr", "0.004")
+    out = subprocess.run(train_cmd(yesno, exp, *more), env=env(), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "recomputing: --initial-lr 0.003 -> 0.004" in out.stderr, out.stderr[-2000:]
+    assert "starting over" in out.stderr and "resuming from" not in out.stderr
+    assert torch.load(exp / "final.pt")["model"].keys() == a.keys()
 
 
 def test_two_process_torchrun_on_cpu(yesno, tmp_path):

@@ -23,9 +23,9 @@ check_dir_exists() {
   [ -d "$2" ] || die "$1 '$2' does not exist; expected $3"
 }
 
-# Done markers: written last, so a killed step never looks finished.
-is_done() { [ -f "$1/.done" ]; }
-mark_done() { mkdir -p "$1" && date '+%Y-%m-%d %H:%M:%S' > "$1/.done"; }
+# Done markers are checked and written by the asr2emo verbs themselves (pysrc/asr2emo/utils/
+# markers.py): each records the settings and inputs of its step, so that a rerun knows whether
+# they changed. Shell steps only check their arguments and call one verb.
 
 # not_implemented WHAT: unimplemented stages fail loudly instead of being skipped.
 not_implemented() {

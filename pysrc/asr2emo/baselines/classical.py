@@ -24,7 +24,8 @@ from asr2emo.baselines.utterances import UttTable
 from asr2emo.emotion.folds import Fold
 from asr2emo.emotion.metrics import summarize
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import atomic_path, mark_done
+from asr2emo.utils.io import atomic_path
+from asr2emo.utils.markers import write_marker
 
 # system name -> (feature kind, classifier)
 SYSTEMS: Dict[str, tuple] = {
@@ -149,8 +150,10 @@ def metrics_from_records(system: str, folds: Dict[int, List[Dict]], classes: Seq
     }
 
 
-def write_system(system_dir: Path, folds: Dict[int, List[Dict]], metrics: Dict) -> None:
-    """``fold-<k>/predictions.jsonl``, ``metrics.json``, then ``.done``."""
+def write_system(
+    system_dir: Path, folds: Dict[int, List[Dict]], metrics: Dict, record: Dict
+) -> None:
+    """``fold-<k>/predictions.jsonl``, ``metrics.json``, then ``.done`` holding ``record``."""
     for k, recs in folds.items():
         path = system_dir / f"fold-{k}" / "predictions.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,4 +161,4 @@ def write_system(system_dir: Path, folds: Dict[int, List[Dict]], metrics: Dict) 
             tmp.write_text("".join(json.dumps(r) + "\n" for r in recs))
     with atomic_path(system_dir / "metrics.json") as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    mark_done(system_dir)
+    write_marker(system_dir, record)

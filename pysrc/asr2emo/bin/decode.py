@@ -4,7 +4,8 @@ Reads a trained model directory (``asr2emo train-lfmmi``: ``final.pt``), a lang 
 (``HLG.pt``, ``words.txt``) and cuts with features and i-vectors; writes ``DECODE_DIR/hyp.txt``
 (``cut_id<TAB>words``), ``errs.txt`` (per-utterance alignments), ``wer.txt`` (Kaldi's
 ``%WER x [ errors / words, i ins, d del, s sub ]``), ``decode.json`` (counts and real-time factor)
-and ``.done`` last.
+and ``.done`` last, recording the decoding options, the model checkpoint, the lang directory and
+the cuts: a rerun with any of them changed decodes again.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from asr2emo.lfmmi.decode import (
 )
 from asr2emo.utils.config import ConfArgumentParser, str2bool
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.io import atomic_path
 from asr2emo.utils.logging import setup_logging
+from asr2emo.utils.markers import config_of, make_record, needs_run, write_marker
 
 
 def get_parser() -> ConfArgumentParser:
@@ -62,22 +64,27 @@ def get_parser() -> ConfArgumentParser:
 
 def main(args) -> int:
     setup_logging(args.log_file)
-    if is_done(args.decode_dir):
-        logging.info(f"{args.decode_dir} is complete (.done); nothing to do")
-        return 0
-    torch.set_num_threads(1)
     if args.acoustic_scale <= 0:
         raise UserError(f"--acoustic-scale must be > 0, got {args.acoustic_scale}")
-    from asr2emo.model import load_model
+    from asr2emo.model import load_model, resolve_checkpoint
     from asr2emo.model.dataset import AsrDataset, make_sampler
 
-    device = torch.device(args.device)
     if not args.cuts.is_file():
         raise UserError(f"cuts '{args.cuts}' do not exist")
+    checkpoint = resolve_checkpoint(args.model_dir)
+    record = make_record(
+        "decode",
+        config_of(args, exclude=("model_dir", "lang_dir", "cuts", "decode_dir")),
+        {"model": checkpoint, "lang": args.lang_dir, "cuts": args.cuts},
+    )
+    if not needs_run(args.decode_dir, record, f"decoding {args.decode_dir}"):
+        return 0
+    torch.set_num_threads(1)
+    device = torch.device(args.device)
     info = read_lang_info(args.lang_dir)
     if not (args.lang_dir / "HLG.pt").is_file():
         raise UserError(f"{args.lang_dir} has no HLG.pt (built with --build-hlg=false?)")
-    model = load_model(args.model_dir, device)
+    model = load_model(checkpoint, device)
     if int(model.info["num_outputs"]) != int(info["num_outputs"]):
         raise UserError(
             f"model has {model.info['num_outputs']} outputs but {args.lang_dir} has "
@@ -122,7 +129,7 @@ def main(args) -> int:
     stats["audio_seconds"] = audio_sec
     write_results(args.decode_dir, ids, refs, hyps, stats)
     logging.info(f"{format_wer(stats)} ({len(ids)} utterances, RTF {stats['rtf']:.3f})")
-    mark_done(args.decode_dir)
+    write_marker(args.decode_dir, record)
     return 0
 
 

@@ -73,5 +73,6 @@ def main(args: argparse.Namespace) -> int:
         args.device,
         args.require_ivectors,
         args.storage,
+        inputs={"model": Path(model.info["checkpoint"]), "cuts": Path(args.in_cuts)},
     )
     return 0

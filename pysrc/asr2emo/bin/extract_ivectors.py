@@ -12,8 +12,9 @@ from asr2emo.ivector.apply import check_cuts, extract_for_cuts
 from asr2emo.ivector.extractor import IvectorExtractor
 from asr2emo.utils.config import ConfArgumentParser
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.io import atomic_path
 from asr2emo.utils.logging import setup_logging
+from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 
 def get_parser() -> ConfArgumentParser:
@@ -36,11 +37,15 @@ def main(args: argparse.Namespace) -> int:
     setup_logging(
         args.out_cuts.parent / "log" / f"extract_ivectors_{args.out_cuts.name.split('.')[0]}.log"
     )
-    if is_done(args.out_cuts.parent, done) and args.out_cuts.is_file():
-        logging.info(f"{args.out_cuts} is done already, nothing to do")
-        return 0
     if not args.in_cuts.is_file():
         raise UserError(f"input cuts '{args.in_cuts}' do not exist (run steps/make_mfcc.sh)")
+    record = make_record(
+        "extract-ivectors", {}, {"extractor": args.ivector_dir, "cuts": args.in_cuts}
+    )
+    if args.out_cuts.is_file() and not needs_run(
+        args.out_cuts.parent, record, f"i-vectors {args.out_cuts}", done
+    ):
+        return 0
     extractor = IvectorExtractor.load(args.ivector_dir)
     cuts = load_manifest(args.in_cuts)
     check_cuts(cuts, extractor.pca.mean.shape[0] // (2 * extractor.opts.splice_context + 1))
@@ -61,5 +66,5 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"no cut of '{args.in_cuts}' got an i-vector")
     with atomic_path(args.out_cuts) as tmp:
         new.to_file(tmp)
-    mark_done(args.out_cuts.parent, done)
+    write_marker(args.out_cuts.parent, record, done)
     return 0

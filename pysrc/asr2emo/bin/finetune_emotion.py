@@ -115,7 +115,8 @@ def main(args: argparse.Namespace) -> int:
         cfg.ks,
         cfg.lr_factor,
     )
-    table = run_finetune(model, inputs, out_dir, head_cfg, cfg)
+    sources = {"model": Path(model.info["checkpoint"]), "cuts": Path(args.cuts)}
+    table = run_finetune(model, inputs, out_dir, head_cfg, cfg, sources)
     for r in table["rows"]:
         logging.info(
             "k=%d (%s): UA %.4f WA %.4f (fold means)",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from asr2emo.data.iemocap import PAPER_CLASSES, log_report, params_fingerprint, prepare_iemocap
+from asr2emo.data.iemocap import PAPER_CLASSES, log_report, prepare_iemocap
 from asr2emo.utils.config import ConfArgumentParser, str2bool, str_list
-from asr2emo.utils.io import atomic_path, is_done
 from asr2emo.utils.logging import setup_logging
+from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 DONE = ".iemocap.done"
 
@@ -41,14 +41,11 @@ def get_parser() -> ConfArgumentParser:
 
 def main(args) -> int:
     setup_logging(args.output_dir / "log" / "prepare_iemocap.log")
-    fingerprint = params_fingerprint(
-        args.corpus_dir,
-        classes=args.classes,
-        merge_hap_into_exc=args.merge_hap_into_exc,
-    )
-    marker = args.output_dir / DONE
-    if is_done(args.output_dir, DONE) and marker.read_text().strip() == fingerprint:
-        logging.info(f"IEMOCAP manifests in {args.output_dir} are up to date; nothing to do")
+    # The corpus's listing is an input: a wav added (or replaced) makes the manifests stale.
+    config = {"classes": args.classes, "merge_hap_into_exc": args.merge_hap_into_exc}
+    config["verify_audio"] = args.verify_audio
+    record = make_record("prepare-iemocap", config, {"corpus": args.corpus_dir})
+    if not needs_run(args.output_dir, record, f"IEMOCAP manifests in {args.output_dir}", DONE):
         return 0
     logging.info(f"Preparing IEMOCAP from {args.corpus_dir} (classes {','.join(args.classes)})")
     _, _, report = prepare_iemocap(
@@ -60,7 +57,6 @@ def main(args) -> int:
         num_jobs=args.nj,
     )
     log_report(report, args.classes)
-    with atomic_path(marker) as tmp:
-        tmp.write_text(fingerprint + "\n")
+    write_marker(args.output_dir, record, DONE)
     logging.info(f"Wrote {args.output_dir}/iemocap_{{recordings,supervisions}}_all.jsonl.gz")
     return 0

@@ -2,7 +2,8 @@
 
 Reads ``DICT`` (``TEDLIUM.152k.dic`` layout: ``word PH PH ...``, alternatives ``word(2) ...``) and
 the training transcripts ``MANIFEST_DIR/<corpus>_supervisions_train.jsonl.gz`` (lhotse, ``text``),
-writes ``LANG_DIR`` (see :mod:`asr2emo.lang.prepare`) with ``.done`` last.
+writes ``LANG_DIR`` (see :mod:`asr2emo.lang.prepare`) with ``.done`` last; rebuilds it when the
+dictionary, the transcripts or an option changed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from asr2emo.lang.lexicon import read_cmu_dict, restrict_lexicon
 from asr2emo.lang.prepare import prepare_lang_from_lexicon
 from asr2emo.utils.config import ConfArgumentParser
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import is_done
 from asr2emo.utils.logging import setup_logging
 
 
@@ -45,9 +45,6 @@ def get_parser() -> ConfArgumentParser:
 
 def main(args) -> int:
     setup_logging(args.log_file)
-    if is_done(args.lang_dir):
-        logging.info(f"{args.lang_dir} is complete (.done); nothing to do")
-        return 0
     sup_path = args.manifest_dir / f"{args.corpus}_supervisions_train.jsonl.gz"
     if not sup_path.is_file():
         raise UserError(f"training supervisions '{sup_path}' do not exist; run stage 0")

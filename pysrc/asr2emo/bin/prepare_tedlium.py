@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
 from asr2emo.data.tedlium import PARTS, prepare_tedlium
 from asr2emo.utils.config import ConfArgumentParser, str_list
-from asr2emo.utils.io import atomic_path, is_done
 from asr2emo.utils.logging import setup_logging
+from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 DONE = ".tedlium2.done"
 
@@ -25,12 +24,10 @@ def get_parser() -> ConfArgumentParser:
 
 def main(args) -> int:
     setup_logging(args.output_dir / "log" / "prepare_tedlium.log")
-    fingerprint = json.dumps(
-        {"corpus_dir": str(args.corpus_dir.resolve()), "parts": args.parts}, sort_keys=True
-    )
-    marker = args.output_dir / DONE
-    if is_done(args.output_dir, DONE) and marker.read_text().strip() == fingerprint:
-        logging.info(f"TED-LIUM manifests in {args.output_dir} are up to date; nothing to do")
+    # The corpus's listing (names, sizes, times of its files) is an input: a talk added, removed
+    # or replaced makes the manifests stale.
+    record = make_record("prepare-tedlium", {"parts": args.parts}, {"corpus": args.corpus_dir})
+    if not needs_run(args.output_dir, record, f"TED-LIUM manifests in {args.output_dir}", DONE):
         return 0
     logging.info(f"Preparing TED-LIUM from {args.corpus_dir} (parts {','.join(args.parts)})")
     _, skipped = prepare_tedlium(args.corpus_dir, args.output_dir, args.parts, args.nj)
@@ -39,7 +36,6 @@ def main(args) -> int:
             f"; ... ({len(items) - 20} more)" if len(items) > 20 else ""
         )
         logging.warning(f"skipped {len(items)} talks ({reason}): {shown}")
-    with atomic_path(marker) as tmp:
-        tmp.write_text(fingerprint + "\n")
+    write_marker(args.output_dir, record, DONE)
     logging.info(f"Wrote {args.output_dir}/tedlium2_{{recordings,supervisions}}_*.jsonl.gz")
     return 0

@@ -54,8 +54,9 @@ from asr2emo.baselines.utterances import load_table
 from asr2emo.features.mfcc import KaldiMfccHiresConfig
 from asr2emo.utils.config import ConfArgumentParser, str_list
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import atomic_path, is_done
+from asr2emo.utils.io import atomic_path
 from asr2emo.utils.logging import setup_logging
+from asr2emo.utils.markers import config_of, make_record, needs_run
 
 SCRATCH = "tdnnf_scratch"
 ALL_SYSTEMS = list(SYSTEMS) + [SCRATCH]
@@ -242,7 +243,20 @@ def main(args: argparse.Namespace) -> int:
         train_on=args.train_on,
         seed=seed,
     )
-    todo = [s for s in args.systems if not is_done(args.exp_dir / s) and s in SYSTEMS]
+    # A system is redone when its settings, the manifests, the stage-8 folds or the confs change.
+    settings = config_of(args, exclude=("manifest_dir", "exp_dir", "systems", "transfer_layer"))
+    sources = {p.name: p for p in sorted(args.manifest_dir.glob(f"{args.corpus}_*.jsonl.gz"))}
+    for key in ("emotion_config", "mfcc_config", "tdnnf_config", "ivector_dir"):
+        if getattr(args, key, None):
+            sources[key] = Path(getattr(args, key))
+    records = {
+        s: make_record("run-baselines", dict(settings, system=s), sources) for s in args.systems
+    }
+    todo = [
+        s
+        for s in args.systems
+        if s in SYSTEMS and needs_run(args.exp_dir / s, records[s], f"baseline {s}")
+    ]
     feats = {}
     if todo:
         t0 = time.time()
@@ -257,8 +271,10 @@ def main(args: argparse.Namespace) -> int:
     results: Dict[str, Dict] = {}
     for system in args.systems:
         sdir = args.exp_dir / system
-        if is_done(sdir):
-            logging.info("%s: done already (%s)", system, sdir / "metrics.json")
+        if system in SYSTEMS and system not in todo:
+            results[system] = json.loads((sdir / "metrics.json").read_text())
+            continue
+        if system == SCRATCH and not needs_run(sdir, records[system], f"baseline {system}"):
             results[system] = json.loads((sdir / "metrics.json").read_text())
             continue
         t0 = time.time()
@@ -274,7 +290,7 @@ def main(args: argparse.Namespace) -> int:
             metrics = metrics_from_records(system, recs, table.classes)
             metrics.update({"feature": kind, "config": vars(cfg).copy()})
             metrics["num_utts"] = table.num_utts
-        write_system(sdir, recs, metrics)
+        write_system(sdir, recs, metrics, records[system])
         results[system] = metrics
         logging.info(
             "%s: UA %.4f WA %.4f (pooled), fold UAs %s (%.1f s)",

@@ -46,7 +46,8 @@ from asr2emo.dimensional.train import SYSTEMS, RegConfig, cross_validate_dimensi
 from asr2emo.emotion.folds import make_folds
 from asr2emo.utils.config import ConfArgumentParser, int_list, str_list
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.io import atomic_path
+from asr2emo.utils.markers import config_of, make_record, needs_run, write_marker
 from asr2emo.utils.logging import setup_logging
 
 
@@ -105,8 +106,13 @@ def main(args: argparse.Namespace) -> int:
     stage8_val = read_stage8_val_speakers(args.emotion_dir)
     for layer in find_layers(args.bottleneck_dir, args.layers):
         layer_dir = args.out_dir / layer
-        if is_done(layer_dir):
-            logging.info("%s: done already (%s)", layer, layer_dir / "metrics.json")
+        settings = config_of(args, exclude=("bottleneck_dir", "out_dir", "layers", "feature_cache"))
+        record = make_record(
+            "train-dimensional",
+            dict(settings, layer=layer),
+            {"bottleneck": args.bottleneck_dir / layer},
+        )
+        if not needs_run(layer_dir, record, f"{layer} dimensional regression ({layer_dir})"):
             continue
         t0 = time.time()
         data = load_dimensional(args.bottleneck_dir / layer / "cuts.jsonl.gz", classes or None)
@@ -137,6 +143,6 @@ def main(args: argparse.Namespace) -> int:
             tmp.write_text(json.dumps(metrics, indent=2) + "\n")
         with atomic_path(layer_dir / "table.md") as tmp:
             tmp.write_text(f"# Dimensional emotion ({layer})\n\n" + table_markdown(metrics))
-        mark_done(layer_dir)
+        write_marker(layer_dir, record)
         logging.info("%s: wrote %s in %.1f s", layer, layer_dir / "table.md", time.time() - t0)
     return 0

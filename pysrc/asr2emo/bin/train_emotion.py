@@ -22,7 +22,8 @@ Reads ``<bottleneck-dir>/<layer>/cuts.jsonl.gz`` for every layer dir with ``.don
      "aggregations": {"sum_softmax"|"mean_logprob"|"majority": {the same keys}},
      "best_epochs": [int], "num_utts", "num_frames", "config": {...}}
 
-Finished folds (``.done``) and layers are not recomputed.
+Folds, layers and the model whose ``.done`` records the same settings and inputs are not
+recomputed; a changed conf, bottleneck or acoustic model recomputes what depends on it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from asr2emo.emotion.export import write_model_dir
 from asr2emo.emotion.train import (
     HeadConfig,
     cross_validate,
+    cv_record,
     final_epochs,
     train_final,
     validation_ua,
@@ -54,8 +56,8 @@ from asr2emo.utils.config import (
     str_list,
 )
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import is_done, mark_done
 from asr2emo.utils.logging import setup_logging
+from asr2emo.utils.markers import make_record, needs_run, read_marker, write_marker
 
 
 def get_parser() -> ConfArgumentParser:
@@ -137,16 +139,15 @@ def find_layers(bottleneck_dir: Path, layers: list[str]) -> list[str]:
         layers = sorted(
             d.name
             for d in bottleneck_dir.iterdir()
-            if d.is_dir() and is_done(d) and (d / "cuts.jsonl.gz").is_file()
+            if d.is_dir() and read_marker(d) is not None and (d / "cuts.jsonl.gz").is_file()
         )
         if not layers:
             raise UserError(
                 f"no finished layer dir (<layer>/cuts.jsonl.gz + .done) in '{bottleneck_dir}'"
             )
     for layer in layers:
-        if not (
-            is_done(bottleneck_dir / layer) and (bottleneck_dir / layer / "cuts.jsonl.gz").is_file()
-        ):
+        d = bottleneck_dir / layer
+        if read_marker(d) is None or not (d / "cuts.jsonl.gz").is_file():
             raise UserError(
                 f"layer '{layer}' is not extracted: "
                 f"no {bottleneck_dir / layer}/cuts.jsonl.gz with .done"
@@ -222,10 +223,11 @@ def main(args: argparse.Namespace) -> int:
     layers = find_layers(args.bottleneck_dir, args.layers)
     classes = args.classes or None
     results = {}
+    shaping = {"classes": list(args.classes), "frame_dtype": args.frame_dtype}
     for layer in layers:
         layer_dir = args.emotion_dir / layer
-        if is_done(layer_dir):
-            logging.info("%s: done already (%s)", layer, layer_dir / "metrics.json")
+        record = cv_record(cfg, {"bottleneck": args.bottleneck_dir / layer}, **shaping)
+        if not needs_run(layer_dir, record, f"{layer} cross-validation ({layer_dir})"):
             results[layer] = json.loads((layer_dir / "metrics.json").read_text())
             continue
         logging.info("%s: loading %s", layer, args.bottleneck_dir / layer / "cuts.jsonl.gz")
@@ -240,11 +242,16 @@ def main(args: argparse.Namespace) -> int:
             data.dim,
             data.classes,
         )
-        results[layer] = cross_validate(data, layer, layer_dir, cfg, args.device)
+        results[layer] = cross_validate(data, layer, layer_dir, cfg, args.device, record)
 
     model_dir = args.emotion_dir / "model"
-    if is_done(model_dir):
-        logging.info("deployable model done already: %s", model_dir)
+    acoustic, ivector = resolve_sources(args)
+    sources = {f"cv_{name}": args.emotion_dir / name for name in layers}
+    sources.update({k: v for k, v in (("acoustic", acoustic), ("ivector", ivector)) if v})
+    model_record = make_record(
+        "train-emotion-model", dict(shaping, model_layer=args.model_layer), sources
+    )
+    if not needs_run(model_dir, model_record, f"deployable model {model_dir}"):
         return 0
     layer = args.model_layer or choose_layer(layers, args.emotion_dir)
     if layer not in results:
@@ -255,7 +262,6 @@ def main(args: argparse.Namespace) -> int:
         args.bottleneck_dir / layer / "cuts.jsonl.gz", classes, dtype=args.frame_dtype
     )
     head = train_final(data, cfg, epochs, args.device)
-    acoustic, ivector = resolve_sources(args)
     write_model_dir(
         model_dir,
         head,
@@ -275,6 +281,6 @@ def main(args: argparse.Namespace) -> int:
         ivector,
         args.bottleneck_dir,
     )
-    mark_done(model_dir)
+    write_marker(model_dir, model_record)
     logging.info("wrote %s", model_dir)
     return 0

@@ -17,8 +17,9 @@ from asr2emo.ivector.extractor import IvectorOptions
 from asr2emo.ivector.train import TrainOptions, train_extractor
 from asr2emo.utils.config import ConfArgumentParser, nonneg_int, positive_int
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.io import atomic_path
 from asr2emo.utils.logging import setup_logging
+from asr2emo.utils.markers import config_of, make_record, needs_run, write_marker
 
 
 def get_parser() -> ConfArgumentParser:
@@ -70,11 +71,15 @@ def get_parser() -> ConfArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.ivector_dir / "log" / "train_ivector_extractor.log")
-    if is_done(args.ivector_dir):
-        logging.info(f"{args.ivector_dir} is done already (.done), nothing to do")
-        return 0
     if not args.train_cuts.is_file():
         raise UserError(f"training cuts '{args.train_cuts}' do not exist (run stage 2)")
+    record = make_record(
+        "train-ivector-extractor",
+        config_of(args, exclude=("train_cuts", "ivector_dir")),
+        {"train_cuts": args.train_cuts},
+    )
+    if not needs_run(args.ivector_dir, record, f"i-vector extractor {args.ivector_dir}"):
+        return 0
     torch.set_num_threads(max(1, args.nj))
     topts = TrainOptions(
         pca_dim=args.pca_dim,
@@ -113,7 +118,7 @@ def main(args: argparse.Namespace) -> int:
         tmp.write_text(json.dumps({"train": asdict(topts), **objective}, indent=1) + "\n")
     _check_monotone("UBM", objective["ubm"])
     _check_monotone("T-matrix", objective["tv"])
-    mark_done(args.ivector_dir)
+    write_marker(args.ivector_dir, record)
     return 0
 
 

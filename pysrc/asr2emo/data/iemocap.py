@@ -21,7 +21,6 @@ utterances without a (readable) wav, wavs that no EmoEvaluation file lists.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections import Counter, defaultdict
@@ -340,11 +339,6 @@ def format_table1(counts: Dict[Tuple[int, str], int], classes: Sequence[str]) ->
     col = [sum(counts.get((s, c), 0) for s in sessions) for c in classes]
     rows.append(f"{'total':<8}" + "".join(f"{v:>6}" for v in col) + f"{sum(col):>7}")
     return "\n".join(rows)
-
-
-def params_fingerprint(corpus_dir: Path, **options) -> str:
-    """What a finished preparation is keyed on (its .done marker holds this)."""
-    return json.dumps({"corpus_dir": str(Path(corpus_dir).resolve()), **options}, sort_keys=True)
 
 
 def log_report(report: PrepareReport, classes: Sequence[str]) -> None:

@@ -4,7 +4,8 @@ Every frame is labelled with its utterance's emotion and the head is trained wit
 cross-entropy on minibatches of frames shuffled across utterances (Adam). Early stopping uses
 the utterance-level UA (summed softmax) on the validation speaker. Per fold, the outputs are
 ``predictions.jsonl`` (one line per test utterance), ``history.json`` and ``head.pt``; a fold
-with ``.done`` is not recomputed, so a killed cross-validation resumes at the next fold.
+whose ``.done`` records the same settings and inputs is not recomputed, so a killed
+cross-validation resumes at the next fold, and a changed conf recomputes every fold.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +26,8 @@ from asr2emo.emotion.data import FrameData
 from asr2emo.emotion.folds import Fold, check_disjoint_speakers, make_folds
 from asr2emo.emotion.head import EmotionHead, save_head
 from asr2emo.emotion.metrics import summarize
-from asr2emo.utils.io import atomic_path, is_done, mark_done, write_json
+from asr2emo.utils.io import atomic_path, write_json
+from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 
 @dataclass
@@ -202,7 +204,20 @@ def prediction_records(
     return recs
 
 
-def run_fold(data: FrameData, fold: Fold, fold_dir: Path, cfg: HeadConfig, device: str) -> None:
+def cv_record(cfg: HeadConfig, inputs: Optional[Mapping[str, Path]] = None, **settings) -> Dict:
+    """The marker record of a cross-validation (and of each of its folds): the head settings,
+    any other ``settings`` that shape the result (classes, frame type) and the inputs."""
+    return make_record("train-emotion", dict(asdict(cfg), **settings), inputs or {})
+
+
+def run_fold(
+    data: FrameData,
+    fold: Fold,
+    fold_dir: Path,
+    cfg: HeadConfig,
+    device: str,
+    record: Optional[Mapping] = None,
+) -> None:
     """Train, early-stop and score one fold; outputs in ``fold_dir`` with ``.done`` last."""
     check_disjoint_speakers(fold, data.speakers)
     logging.info(
@@ -240,7 +255,7 @@ def run_fold(data: FrameData, fold: Fold, fold_dir: Path, cfg: HeadConfig, devic
     )
     with atomic_path(fold_dir / "head.pt") as tmp:
         save_head(res.head, tmp, data.classes)
-    mark_done(fold_dir)
+    write_marker(fold_dir, record if record is not None else cv_record(cfg))
 
 
 def read_predictions(path: Path) -> List[Dict]:
@@ -295,19 +310,24 @@ def metrics_from_predictions(
 
 
 def cross_validate(
-    data: FrameData, layer: str, layer_dir: Path, cfg: HeadConfig, device: str = "cpu"
+    data: FrameData,
+    layer: str,
+    layer_dir: Path,
+    cfg: HeadConfig,
+    device: str = "cpu",
+    record: Optional[Mapping] = None,
 ) -> Dict:
-    """Leave-one-session-out CV of one layer; writes fold dirs, ``metrics.json`` and ``.done``."""
+    """Leave-one-session-out CV of one layer; writes fold dirs, ``metrics.json`` and ``.done``
+    (``record``, default :func:`cv_record` of ``cfg``)."""
     layer_dir = Path(layer_dir)
+    record = record if record is not None else cv_record(cfg)
     folds = make_folds(data.sessions, data.speakers, cfg.seed)
     preds: Dict[int, List[Dict]] = {}
     best_epochs = []
     for fold in folds:
         fold_dir = layer_dir / f"fold-{fold.fold}"
-        if is_done(fold_dir):
-            logging.info("fold %d: done already, reusing %s", fold.fold, fold_dir)
-        else:
-            run_fold(data, fold, fold_dir, cfg, device)
+        if needs_run(fold_dir, record, f"{layer} fold {fold.fold}"):
+            run_fold(data, fold, fold_dir, cfg, device, record)
         preds[fold.fold] = read_predictions(fold_dir / "predictions.jsonl")
         best_epochs.append(json.loads((fold_dir / "history.json").read_text())["best_epoch"])
     metrics = metrics_from_predictions(layer, preds, data.classes)
@@ -316,7 +336,7 @@ def cross_validate(
     metrics["num_frames"] = int(data.offsets[-1])
     metrics["config"] = asdict(cfg)
     write_json(layer_dir / "metrics.json", metrics)
-    mark_done(layer_dir)
+    write_marker(layer_dir, record)
     logging.info(
         "%s: UA %.4f WA %.4f (pooled over %d utts); fold UAs %s",
         layer,

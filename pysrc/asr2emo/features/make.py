@@ -5,7 +5,9 @@ this writes ``<corpus>_cuts_<part>.jsonl.gz`` (one cut per supervision, features
 arrays under ``<corpus>_feats_<part>/``; ``train`` (or the only part) also gets 0.9/1.1 speed
 perturbed copies when asked, and its statistics become ``<corpus>_cmvn.json``. Recordings that
 cannot be decoded, and cuts too short for a feature frame, are skipped and listed in
-``log/<corpus>_<part>_skipped.txt``. Each part ends with ``<corpus>_feats_<part>/.done``.
+``log/<corpus>_<part>_skipped.txt``. Each part ends with ``<corpus>_feats_<part>/.done``, a
+record of the MFCC options and the part's manifests (:mod:`asr2emo.utils.markers`): a part is
+recomputed when either changed, and the steps that read its cuts follow.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import logging
 import re
 import shutil
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -26,7 +28,8 @@ from asr2emo.features.cmvn import GlobalCmvn
 from asr2emo.features.mfcc import KaldiMfccHires, KaldiMfccHiresConfig
 from asr2emo.features.storage import feature_writer_type
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.io import atomic_path
+from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 SPEED_FACTORS = (0.9, 1.1)
 
@@ -168,7 +171,8 @@ def make_features(
     speed_perturb: bool = False,
     min_duration: float = 0.1,
 ) -> List[PartReport]:
-    """Run the whole pipeline for every part; finished parts (``.done``) are skipped."""
+    """Run the whole pipeline for every part; parts finished with these options and manifests
+    are skipped."""
     manifest_dir, fbank_dir = Path(manifest_dir), Path(fbank_dir)
     parts = find_parts(manifest_dir, corpus)
     stats_part = cmvn_part(parts)
@@ -178,16 +182,22 @@ def make_features(
         feats_dir = fbank_dir / f"{corpus}_feats_{part}"
         cuts_path = fbank_dir / f"{corpus}_cuts_{part}.jsonl.gz"
         cmvn_path = fbank_dir / f"{corpus}_cmvn.json"
-        if is_done(feats_dir):
-            logging.info(f"{corpus} {part}: already done ({feats_dir}/.done), nothing to do")
+        perturb = speed_perturb and part == stats_part
+        settings = dict(asdict(config), speed_perturb=perturb, min_duration=min_duration)
+        settings["cmvn"] = part == stats_part
+        manifests = {
+            kind: manifest_dir / f"{corpus}_{kind}_{part}.jsonl.gz"
+            for kind in ("recordings", "supervisions")
+        }
+        record = make_record("compute-mfcc", settings, manifests)
+        if not needs_run(feats_dir, record, f"{corpus} {part} MFCC ({feats_dir})"):
             continue
         if feats_dir.exists():
             logging.info(f"{corpus} {part}: removing the unfinished {feats_dir}")
             shutil.rmtree(feats_dir)
         report = PartReport(part)
-        recordings = load_manifest(manifest_dir / f"{corpus}_recordings_{part}.jsonl.gz")
-        supervisions = load_manifest(manifest_dir / f"{corpus}_supervisions_{part}.jsonl.gz")
-        perturb = speed_perturb and part == stats_part
+        recordings = load_manifest(manifests["recordings"])
+        supervisions = load_manifest(manifests["supervisions"])
         cuts = make_part_cuts(
             recordings, supervisions, config.sampling_rate, min_duration, perturb, report, nj
         )
@@ -213,7 +223,7 @@ def make_features(
             cmvn.save(cmvn_path)
             logging.info(f"{corpus}: global CMVN over {cmvn.count} frames of {part} -> {cmvn_path}")
         write_skipped(fbank_dir / "log" / f"{corpus}_{part}_skipped.txt", report)
-        mark_done(feats_dir)
+        write_marker(feats_dir, record)
         reports.append(report)
     return reports
 

@@ -23,7 +23,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -46,7 +46,8 @@ from asr2emo.emotion.train import (
 from asr2emo.finetune.data import UttInputs
 from asr2emo.finetune.system import TrainableTop, bottom_outputs, layer_span
 from asr2emo.model.tdnnf import TdnnfModel
-from asr2emo.utils.io import atomic_path, is_done, mark_done, write_json
+from asr2emo.utils.io import atomic_path, write_json
+from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 
 @dataclass
@@ -185,16 +186,20 @@ def run_k(
     out_dir: Path,
     head_cfg: HeadConfig,
     cfg: FinetuneConfig,
+    record: Optional[Mapping] = None,
 ) -> Dict:
-    """Cross-validation of one k > 0 (fold heads of k = 0 under ``out_dir/k0``)."""
+    """Cross-validation of one k > 0 (fold heads of k = 0 under ``out_dir/k0``); ``record`` is
+    the marker of its folds and of ``k<k>/`` (default: the settings, no inputs)."""
     kdir = out_dir / f"k{k}"
+    if record is None:
+        record = k_record(head_cfg, cfg, k, {"k0": out_dir / "k0"})
     folds = make_folds(data.sessions, data.speakers, head_cfg.seed)
     first = layer_span(model, cfg.layer, k)[0]
     bottoms = None
     preds, best_epochs = {}, []
     for fold in folds:
         fold_dir = kdir / f"fold-{fold.fold}"
-        if not is_done(fold_dir):
+        if needs_run(fold_dir, record, f"k={k} fold {fold.fold}"):
             if bottoms is None:
                 bottoms = bottom_outputs(model, inputs.feats, inputs.ivectors, first)
             t0 = time.time()
@@ -212,7 +217,7 @@ def run_k(
                 seconds=round(time.time() - t0, 1),
             )
             write_json(fold_dir / "history.json", hist)
-            mark_done(fold_dir)
+            write_marker(fold_dir, record)
         preds[fold.fold] = read_predictions(fold_dir / "predictions.jsonl")
         best_epochs.append(json.loads((fold_dir / "history.json").read_text())["best_epoch"])
     metrics = metrics_from_predictions(cfg.layer, preds, data.classes)
@@ -223,8 +228,16 @@ def run_k(
         config={**asdict(head_cfg), "finetune": {**asdict(cfg), "ks": list(cfg.ks), "k": k}},
     )
     write_json(kdir / "metrics.json", metrics)
-    mark_done(kdir)
+    write_marker(kdir, record)
     return metrics
+
+
+def k_record(
+    head_cfg: HeadConfig, cfg: FinetuneConfig, k: int, sources: Mapping[str, Path]
+) -> Dict:
+    """Marker record of the fine-tuning of the top ``k`` layers."""
+    settings = dict(asdict(head_cfg), finetune=dict(asdict(cfg), ks=None), k=k)
+    return make_record("finetune-emotion", settings, sources)
 
 
 def finetune_table(model: TdnnfModel, cfg: FinetuneConfig, results: Dict[int, Dict]) -> Dict:
@@ -255,9 +268,19 @@ def finetune_table(model: TdnnfModel, cfg: FinetuneConfig, results: Dict[int, Di
 
 
 def run_finetune(
-    model: TdnnfModel, inputs: UttInputs, out_dir: Path, head_cfg: HeadConfig, cfg: FinetuneConfig
+    model: TdnnfModel,
+    inputs: UttInputs,
+    out_dir: Path,
+    head_cfg: HeadConfig,
+    cfg: FinetuneConfig,
+    sources: Optional[Mapping[str, Path]] = None,
 ) -> Dict:
-    """Every k of ``cfg.ks`` (k = 0 always run first: its fold heads start the others)."""
+    """Every k of ``cfg.ks`` (k = 0 always run first: its fold heads start the others).
+
+    ``sources`` (e.g. the model checkpoint and the cuts) go into every marker record, so a new
+    model or new cuts recompute every k; so does a changed setting.
+    """
+    from asr2emo.emotion.train import cv_record
     from asr2emo.report.sweep import finetune_markdown
 
     out_dir = Path(out_dir)
@@ -265,16 +288,19 @@ def run_finetune(
         layer_span(model, cfg.layer, k)  # validate every k before any work
     data = frozen_frames(model, inputs, cfg.layer)
     results: Dict[int, Dict] = {}
-    if is_done(out_dir / "k0"):
-        results[0] = json.loads((out_dir / "k0" / "metrics.json").read_text())
+    sources = dict(sources or {})
+    rec0 = cv_record(head_cfg, sources, layer=cfg.layer, classes=list(inputs.classes))
+    if needs_run(out_dir / "k0", rec0, f"k=0 ({out_dir / 'k0'})"):
+        results[0] = cross_validate(data, cfg.layer, out_dir / "k0", head_cfg, record=rec0)
     else:
-        results[0] = cross_validate(data, cfg.layer, out_dir / "k0", head_cfg)
+        results[0] = json.loads((out_dir / "k0" / "metrics.json").read_text())
     for k in sorted(set(cfg.ks) - {0}):
-        if is_done(out_dir / f"k{k}"):
+        rec = k_record(head_cfg, cfg, k, dict(sources, k0=out_dir / "k0"))
+        if not needs_run(out_dir / f"k{k}", rec, f"k={k} ({out_dir / f'k{k}'})"):
             results[k] = json.loads((out_dir / f"k{k}" / "metrics.json").read_text())
             continue
         t0 = time.time()
-        results[k] = run_k(model, inputs, data, k, out_dir, head_cfg, cfg)
+        results[k] = run_k(model, inputs, data, k, out_dir, head_cfg, cfg, rec)
         logging.info(
             "k=%d: UA %.4f (fold mean %.4f) in %.1f s",
             k,

@@ -9,6 +9,7 @@ files are built in a temporary directory and moved in, so a killed run never loo
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -33,7 +34,8 @@ from asr2emo.lang.lexicon import (
 from asr2emo.lang.phone_lm import build_phone_lm
 from asr2emo.lang.word_lm import arpa_to_fst_txt, build_word_arpa, load_G
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.io import atomic_path
+from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 TOPOLOGY = "ctc"
 
@@ -51,11 +53,16 @@ def prepare_lang_from_lexicon(
     """Write a complete lang directory for ``lexicon`` (word -> pronunciations) and ``texts``.
 
     ``<unk> SPN`` is added when missing; words of ``texts`` outside the lexicon count as
-    ``<unk>`` in P and G. Returns ``lang_dir``. A directory with ``.done`` is left untouched.
+    ``<unk>`` in P and G. Returns ``lang_dir``. The ``.done`` record holds the options and the
+    sha1 of the lexicon and of the texts: a directory built from the same is left untouched,
+    any other is rebuilt.
     """
     lang_dir = Path(lang_dir)
-    if is_done(lang_dir):
-        logging.info(f"{lang_dir} is complete (.done); nothing to do")
+    digest = hashlib.sha1(json.dumps([sorted(lexicon.items()), list(texts)]).encode()).hexdigest()
+    settings = dict(sil_prob=sil_prob, phone_lm_order=phone_lm_order, word_lm_order=word_lm_order)
+    settings.update(seed=seed, build_hlg=build_hlg, lexicon_and_texts_sha1=digest)
+    record = make_record("prepare-lang", settings, {})
+    if not needs_run(lang_dir, record, f"lang dir {lang_dir}"):
         return lang_dir
     texts = [t for t in texts if t.split()]
     if not texts:
@@ -70,7 +77,7 @@ def prepare_lang_from_lexicon(
         lang_dir.mkdir(parents=True, exist_ok=True)
         for f in sorted(tmp.iterdir()):
             os.replace(f, lang_dir / f.name)
-    mark_done(lang_dir)
+    write_marker(lang_dir, record)
     return lang_dir
 
 

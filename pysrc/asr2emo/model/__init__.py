@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Union
 
+import logging
+
 import torch
 
 from asr2emo.model.tdnnf import TdnnfConfig, TdnnfModel, build_model, read_model_config
@@ -14,7 +16,9 @@ __all__ = ["TdnnfConfig", "TdnnfModel", "build_model", "read_model_config", "loa
 
 
 def resolve_checkpoint(model_dir_or_checkpoint: Union[str, Path]) -> Path:
-    """A model directory means its ``final.pt`` (or, while training, its newest epoch)."""
+    """A model directory means its ``final.pt``; a file is that checkpoint. Never a guess: a
+    directory still training (no ``final.pt``) is an error naming the checkpoints it has, which
+    can be given explicitly (e.g. ``exp/tdnnf/epoch-3.pt``)."""
     from asr2emo.model.checkpoint import epoch_checkpoints
 
     path = Path(model_dir_or_checkpoint)
@@ -23,10 +27,9 @@ def resolve_checkpoint(model_dir_or_checkpoint: Union[str, Path]) -> Path:
     if path.is_dir():
         if (path / "final.pt").is_file():
             return path / "final.pt"
-        epochs = epoch_checkpoints(path)
-        if epochs:
-            return epochs[-1]
-        raise UserError(f"model directory '{path}' has no final.pt and no epoch-N.pt")
+        epochs = [p.name for p in epoch_checkpoints(path)]
+        has = f"it has {', '.join(epochs)}; give one of them explicitly" if epochs else "none"
+        raise UserError(f"model directory '{path}' has no final.pt (training unfinished?); {has}")
     raise UserError(f"model '{path}' does not exist (expected a model directory or a .pt file)")
 
 
@@ -47,4 +50,5 @@ def load_model(
     model.load_state_dict(ckpt["model"])
     model.info = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "sampler")}
     model.info["checkpoint"] = str(path)
+    logging.info(f"acoustic model: {path}")
     return model.to(device).eval()

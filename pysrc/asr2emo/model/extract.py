@@ -4,9 +4,10 @@ For each layer, ``<out_dir>/<layer>/cuts.jsonl.gz`` holds the input cuts (superv
 unchanged) with a custom ``TemporalArray`` ``bottleneck`` of shape ``(ceil(T / 3), dim)`` at a
 0.03 s frame shift, stored under ``<out_dir>/<layer>/feats`` by ``LilcomChunkyWriter`` (lossy)
 or ``NumpyFilesWriter`` (exact; when lilcom is missing or with ``storage="numpy"``); ``.done``
-per layer. The model runs frozen (eval mode: batchnorm running statistics, no dropout), one cut
-at a time, in chunks of ``chunk_size`` output frames with full left/right context, so the
-numbers do not depend on the chunking (tested).
+per layer records the model checkpoint and the cuts it was computed from (a new ``final.pt`` or
+new cuts recompute the layer). The model runs frozen (eval mode: batchnorm running statistics,
+no dropout), one cut at a time, in chunks of ``chunk_size`` output frames with full left/right
+context, so the numbers do not depend on the chunking (tested).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +26,8 @@ from tqdm import tqdm
 from asr2emo.model.dataset import load_ivectors
 from asr2emo.model.tdnnf import TdnnfModel
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import atomic_path, is_done, mark_done
+from asr2emo.utils.io import atomic_path
+from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 ARRAY_NAME = "bottleneck"
 
@@ -55,8 +57,11 @@ def extract_bottlenecks(
     device: str | torch.device = "cpu",
     require_ivectors: bool = True,
     storage: str = "auto",
+    inputs: Optional[Mapping[str, Path]] = None,
 ) -> List[Path]:
-    """Write ``<out_dir>/<layer>/cuts.jsonl.gz`` for every layer not yet done; return the paths.
+    """Write ``<out_dir>/<layer>/cuts.jsonl.gz`` for every layer not finished on ``inputs``
+    (``{"model": checkpoint, "cuts": cuts manifest}``, recorded in each layer's ``.done``);
+    return the paths.
 
     ``storage``: ``lilcom`` (lossy, ~4x smaller), ``numpy`` (exact) or ``auto`` (lilcom when
     installed).
@@ -68,18 +73,24 @@ def extract_bottlenecks(
     out_dir = Path(out_dir)
     for layer in layers:
         model.check_layer(layer)
-    todo = [layer for layer in layers if not is_done(out_dir / layer)]
-    for layer in layers:
-        if layer not in todo:
-            logging.info(f"{out_dir / layer} is complete (.done); skipping")
+    writer_type = {"lilcom": LilcomChunkyWriter, "numpy": NumpyFilesWriter}.get(storage)
+    if writer_type is None:
+        writer_type = feature_writer_type()
+    settings = {"storage": writer_type.name, "require_ivectors": require_ivectors}
+    records = {
+        layer: make_record("extract-bottleneck", dict(settings, layer=layer), inputs or {})
+        for layer in layers
+    }
+    todo = [
+        layer
+        for layer in layers
+        if needs_run(out_dir / layer, records[layer], f"bottleneck {out_dir / layer}")
+    ]
     if not todo:
         return [out_dir / layer / "cuts.jsonl.gz" for layer in layers]
     model.eval()
     f = model.config.frame_subsampling_factor
     frame_shift = 0.01 * f
-    writer_type = {"lilcom": LilcomChunkyWriter, "numpy": NumpyFilesWriter}.get(storage)
-    if writer_type is None:
-        writer_type = feature_writer_type()
     writers, results = {}, {layer: [] for layer in todo}
     t0, audio = time.time(), 0.0
     with contextlib.ExitStack() as stack:
@@ -107,7 +118,7 @@ def extract_bottlenecks(
         path = out_dir / layer / "cuts.jsonl.gz"
         with atomic_path(path) as tmp:
             CutSet.from_cuts(results[layer]).to_file(tmp)
-        mark_done(out_dir / layer)
+        write_marker(out_dir / layer, records[layer])
     return [out_dir / layer / "cuts.jsonl.gz" for layer in layers]
 
 

@@ -44,10 +44,16 @@ from asr2emo.model.checkpoint import (
 )
 from asr2emo.model.dataset import AsrDataset, cmvn_from_cuts, make_sampler
 from asr2emo.model.specaug import MfccSpecAugment, add_spec_augment_args, spec_augment_config
-from asr2emo.model.tdnnf import TdnnfModel, build_model, config_to_dict, read_model_config
+from asr2emo.model.tdnnf import (
+    TdnnfConfig,
+    TdnnfModel,
+    build_model,
+    config_to_dict,
+    read_model_config,
+)
 from asr2emo.utils.config import positive_float, positive_int, str2bool
 from asr2emo.utils.errors import UserError
-from asr2emo.utils.io import is_done, mark_done
+from asr2emo.utils.markers import config_of, make_record, needs_run, read_marker, write_marker
 
 LOSS_KEYS = ("den_scale", "ctc_weight", "l2_regularize", "output_beam")
 
@@ -133,17 +139,18 @@ def build_loss(args: argparse.Namespace, device: torch.device):
     return LfMmiLoss(compiler, **kwargs), num_outputs
 
 
+def default_cmvn_path(train_cuts: str) -> Optional[Path]:
+    """``<corpus>_cmvn.json`` beside ``<corpus>_cuts_<part>...jsonl.gz`` (features stage naming)."""
+    train = Path(train_cuts)
+    candidate = train.parent / f"{train.name.split('_cuts')[0]}_cmvn.json"
+    return candidate if candidate.is_file() else None
+
+
 def find_cmvn(args: argparse.Namespace, train_cuts: CutSet) -> Dict[str, List[float]]:
     """CMVN stats: ``--cmvn``, else ``<corpus>_cmvn.json`` beside the train cuts, else estimated."""
     from asr2emo.features.cmvn import GlobalCmvn
 
-    path: Optional[Path] = Path(args.cmvn) if args.cmvn else None
-    if path is None:
-        # <corpus>_cuts_<part>...jsonl.gz -> <corpus>_cmvn.json (features stage naming).
-        train = Path(args.train_cuts)
-        corpus = train.name.split("_cuts")[0]
-        candidate = train.parent / f"{corpus}_cmvn.json"
-        path = candidate if candidate.is_file() else None
+    path: Optional[Path] = Path(args.cmvn) if args.cmvn else default_cmvn_path(args.train_cuts)
     if path is not None:
         if not path.is_file():
             raise UserError(f"--cmvn '{path}' does not exist")
@@ -251,6 +258,52 @@ class LossLog:
         plt.close(fig)
 
 
+# Settings that do not change the trained model: where and how often it logs and checkpoints,
+# and where a bounded run stops (a larger --max-steps continues the same training).
+NOT_MODEL_SETTINGS = (
+    "train_cuts",
+    "valid_cuts",
+    "lang_dir",
+    "exp_dir",
+    "model_config",
+    "cmvn",
+    "ivector_extractor_dir",
+    "log_interval",
+    "save_every_n",
+    "keep_last_k",
+    "max_steps",
+)
+STARTED = ".started"  # the record of the training whose checkpoints are in the directory
+
+
+def training_record(args: argparse.Namespace, config: TdnnfConfig) -> Dict[str, Any]:
+    """What the trained model depends on: topology, training settings, cuts, lang, CMVN."""
+    settings = config_of(args, exclude=NOT_MODEL_SETTINGS)
+    settings["model"] = config_to_dict(config)
+    inputs = {"train_cuts": args.train_cuts, "valid_cuts": args.valid_cuts, "lang": args.lang_dir}
+    cmvn = Path(args.cmvn) if args.cmvn else default_cmvn_path(args.train_cuts)
+    if cmvn is not None:
+        inputs["cmvn"] = cmvn
+    return make_record("train-lfmmi", settings, inputs)
+
+
+def clear_other_training(exp_dir: Path, record: Dict[str, Any]) -> None:
+    """Remove checkpoints of a training with other settings or inputs, saying why."""
+    from asr2emo.utils.markers import stale_reason
+
+    if read_marker(exp_dir, STARTED) is None and not (exp_dir / "last_checkpoint").exists():
+        return
+    reason = stale_reason(exp_dir, record, STARTED)
+    if reason is None:
+        return
+    logging.info(f"{exp_dir}: its checkpoints are of another training ({reason}); starting over")
+    for p in exp_dir.iterdir():
+        if p.name in ("final.pt", "last_checkpoint", "loss.csv", "loss.png", ".done") or (
+            p.suffix == ".pt" and p.name.startswith(("epoch-", "checkpoint-"))
+        ):
+            p.unlink()
+
+
 # ----------------------------------------------------------------------------- the run
 def setup_distributed(device_arg: str) -> Tuple[int, int, torch.device]:
     """rank, world size and device of this process (torchrun env vars; none = 1 process)."""
@@ -271,21 +324,26 @@ def setup_distributed(device_arg: str) -> Tuple[int, int, torch.device]:
 def run(args: argparse.Namespace) -> int:
     """Train (or resume) into ``args.exp_dir``; returns 0."""
     exp_dir = Path(args.exp_dir)
-    if is_done(exp_dir):
-        logging.info(f"{exp_dir} is complete (.done); nothing to do")
+    for p in (args.train_cuts, args.valid_cuts):
+        if not Path(p).is_file():
+            raise UserError(f"cuts '{p}' do not exist; run the feature stages first")
+    config = read_model_config(args.model_config)
+    record = training_record(args, config)
+    if not needs_run(exp_dir, record, f"LF-MMI model {exp_dir}"):
         return 0
     torch.set_num_threads(1)
     rank, world_size, device = setup_distributed(args.device)
     is_main = rank == 0
+    if is_main:
+        clear_other_training(exp_dir, record)
+        write_marker(exp_dir, record, STARTED)
+    if world_size > 1:
+        dist.barrier()
     # SpecAugment draws from Python's and numpy's generators (lhotse), dropout from torch's.
     torch.manual_seed(args.seed + rank)
     random.seed(args.seed + rank)
     np.random.seed(args.seed + rank)
 
-    for p in (args.train_cuts, args.valid_cuts):
-        if not Path(p).is_file():
-            raise UserError(f"cuts '{p}' do not exist; run the feature stages first")
-    config = read_model_config(args.model_config)
     loss_fn, num_outputs = build_loss(args, device)
     train_cuts = CutSet.from_file(args.train_cuts)
     valid_cuts = CutSet.from_file(args.valid_cuts)
@@ -432,7 +490,7 @@ def run(args: argparse.Namespace) -> int:
         log.plot()
         if not stopped:
             write_final(exp_dir, args.average_n)
-            mark_done(exp_dir)
+            write_marker(exp_dir, record)
     if world_size > 1:
         dist.destroy_process_group()
     return 0
