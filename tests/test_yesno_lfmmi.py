@@ -10,69 +10,19 @@ carry none and the model sees zeros (--require-ivectors=false). A tiny TDNN-F (7
 
 from __future__ import annotations
 
-import pytest
 import torch
 from lhotse import CutSet
 
-from asr2emo.cli import main as cli
 from asr2emo.lfmmi.decode import compute_wer, decode_one_best, format_wer, load_hlg
 from asr2emo.model import load_model
 from asr2emo.model.dataset import AsrDataset
-from asr2emo.model.toydata import yesno_cuts, yesno_lang, yesno_split
 from asr2emo.model.trainer import supervision_segments
-from conftest import REPO, SHARED_DATA
-
-YESNO = SHARED_DATA / "yesno" / "waves_yesno"
-TINY = """--num-layers=7
---hidden-dim=96
---bottleneck-dim=32
---prefinal-dim=48
---time-strides=1,1,0,3,3,3
---dropout-schedule=0
-"""
 
 
-@pytest.mark.skipif(not YESNO.is_dir(), reason=f"{YESNO} not present")
-def test_yesno_tdnnf_wer_within_the_seed_spread(tmp_path):
-    train, test = yesno_split(YESNO)
-    assert len(train) == 30 and len(test) == 30 and not set(train) & set(test)
-    train_cuts = yesno_cuts(YESNO, tmp_path / "train", train)
-    test_cuts = yesno_cuts(YESNO, tmp_path / "test", test)
-    train_cuts.to_file(tmp_path / "train.jsonl.gz")
-    test_cuts.to_file(tmp_path / "test.jsonl.gz")
-    lang = yesno_lang(tmp_path / "lang", [c.supervisions[0].text for c in train_cuts])
-    (tmp_path / "tiny.conf").write_text(TINY)
-    exp = tmp_path / "exp"
-    rc = cli(
-        [
-            "train-lfmmi",
-            "--config",
-            str(REPO / "conf" / "mini" / "lfmmi.conf"),
-            "--model-config",
-            str(tmp_path / "tiny.conf"),
-            "--num-epochs",
-            "10",
-            "--max-duration",
-            "20",
-            "--bucketing",
-            "false",
-            "--initial-lr",
-            "0.003",
-            "--final-lr",
-            "0.001",
-            "--require-ivectors",
-            "false",
-            # conf/mini's SpecAugment is for the demo's many synthetic voices; on 30 files of one
-            # speaker in 10 epochs it costs accuracy (3.75 % WER with it, RESULTS.md).
-            "--spec-augment",
-            "false",
-            str(tmp_path / "train.jsonl.gz"),
-            str(tmp_path / "test.jsonl.gz"),
-            str(lang),
-            str(exp),
-        ]
-    )
-    assert rc == 0 and (exp / "final.pt").is_file() and (exp / "loss.png").is_file()
+def test_yesno_tdnnf_wer_within_the_seed_spread(yesno_tdnnf):
+    exp, tmp_path = yesno_tdnnf, yesno_tdnnf.parent
+    lang = tmp_path / "lang"
+    assert (exp / "final.pt").is_file() and (exp / "loss.png").is_file()
 
     model = load_model(exp, "cpu")
     batch = AsrDataset(100, 10, require_ivectors=False)[

@@ -28,6 +28,7 @@ from asr2emo.lfmmi.decode import (
     load_hlg,
 )
 from asr2emo.utils.config import ConfArgumentParser, str2bool
+from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 from asr2emo.utils.logging import setup_logging
@@ -36,7 +37,7 @@ from asr2emo.utils.markers import config_of, make_record, needs_run, write_marke
 
 def get_parser() -> ConfArgumentParser:
     p = ConfArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    add_device_args(p)
     p.add_argument("--search-beam", type=float, default=20.0, help="intersect_dense_pruned beam")
     p.add_argument("--output-beam", type=float, default=8.0, help="lattice beam")
     p.add_argument(
@@ -79,8 +80,7 @@ def main(args) -> int:
     )
     if not needs_run(args.decode_dir, record, f"decoding {args.decode_dir}"):
         return 0
-    torch.set_num_threads(1)
-    device = torch.device(args.device)
+    device = setup_device(args)
     info = read_lang_info(args.lang_dir)
     if not (args.lang_dir / "HLG.pt").is_file():
         raise UserError(f"{args.lang_dir} has no HLG.pt (built with --build-hlg=false?)")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
 from lhotse import CutSet
 
 from asr2emo.model import load_model
 from asr2emo.model.extract import extract_bottlenecks
 from asr2emo.utils.config import ConfArgumentParser, str2bool, str_list
+from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.logging import setup_logging
 
@@ -40,7 +40,7 @@ def get_parser() -> ConfArgumentParser:
         default="auto",
         help="array storage: lilcom (lossy, small), numpy (exact); auto = lilcom if installed",
     )
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    add_device_args(p)
     p.add_argument(
         "--require-ivectors",
         type=str2bool,
@@ -53,13 +53,11 @@ def get_parser() -> ConfArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.log_file or Path(args.out_dir) / "log" / "extract_bottleneck.log")
-    torch.set_num_threads(1)
+    setup_device(args)
     if not args.layers:
         raise UserError("--layers is empty")
     if not Path(args.in_cuts).is_file():
         raise UserError(f"cuts '{args.in_cuts}' do not exist")
-    if args.device.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {args.device}: CUDA is not available here")
     model = load_model(args.model_dir, args.device)
     for layer in args.layers:
         model.check_layer(layer)

@@ -13,8 +13,6 @@ import argparse
 import logging
 from pathlib import Path
 
-import torch
-
 from asr2emo.bin import train_emotion
 from asr2emo.finetune.data import load_inputs
 from asr2emo.finetune.train import FinetuneConfig, run_finetune
@@ -26,6 +24,7 @@ from asr2emo.utils.config import (
     positive_float,
     positive_int,
 )
+from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.logging import setup_logging
 
@@ -80,14 +79,14 @@ def get_parser() -> ConfArgumentParser:
         default=None,
         help="conf/emotion.conf: head, its training, classes and fold seed (as stage 8)",
     )
-    p.add_argument("--num-threads", type=int, default=1, help="torch intra-op threads")
+    add_device_args(p, device=False)
     return p
 
 
 def main(args: argparse.Namespace) -> int:
     out_dir = args.out_dir / args.layer
     setup_logging(out_dir / "log" / "finetune_emotion.log")
-    torch.set_num_threads(args.num_threads)
+    setup_device(args)
     if args.emotion_config is not None and not args.emotion_config.is_file():
         raise UserError(f"--emotion-config '{args.emotion_config}' does not exist")
     if not args.finetune_k or min(args.finetune_k) < 0:

@@ -12,10 +12,10 @@ import json
 import logging
 import sys
 
-import torch
-
+from asr2emo.data.long_audio import AudioError
 from asr2emo.emotion.predict import load_predictor
 from asr2emo.utils.config import ConfArgumentParser
+from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.logging import setup_logging
 
 
@@ -27,19 +27,22 @@ def get_parser() -> ConfArgumentParser:
         "(or its model.pt)",
     )
     p.add_argument("files", nargs="+", help="audio files (wav, flac, ...)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--num-threads", type=int, default=1, help="torch intra-op threads")
+    add_device_args(p)
     return p
 
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(level=logging.WARNING)
-    torch.set_num_threads(args.num_threads)
+    setup_device(args)
     predictor = load_predictor(args.model_dir, args.device)
     failed = 0
     for path in args.files:
         try:
             rec = predictor.predict_file(path)
+        except AudioError as e:
+            failed += 1
+            rec = {"path": path, "error": str(e)}
+            logging.warning("%s: %s", path, rec["error"])
         except Exception as e:  # any per-file problem: report it, go on with the others
             failed += 1
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

@@ -28,8 +28,6 @@ import time
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-import torch
-
 from asr2emo.baselines.classical import (
     SYSTEM_TITLES,
     SYSTEMS,
@@ -53,6 +51,7 @@ from asr2emo.baselines.scratch import ScratchConfig
 from asr2emo.baselines.utterances import load_table
 from asr2emo.features.mfcc import KaldiMfccHiresConfig
 from asr2emo.utils.config import ConfArgumentParser, str_list
+from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 from asr2emo.utils.logging import setup_logging
@@ -119,7 +118,7 @@ def get_parser() -> ConfArgumentParser:
         "--scratch-batch-frames", type=int, default=s.batch_frames, help="padded input frames"
     )
     p.add_argument("--scratch-dropout", type=float, default=s.dropout, help="head dropout")
-    p.add_argument("--num-threads", type=int, default=1, help="torch threads (scratch TDNN-F)")
+    add_device_args(p, device=False)
     return p
 
 
@@ -204,7 +203,7 @@ def write_histories(system_dir: Path, hists: Dict[int, Dict]) -> None:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.exp_dir / "log" / "run_baselines.log")
-    torch.set_num_threads(args.num_threads)
+    setup_device(args)
     for s in args.systems:
         if s not in ALL_SYSTEMS:
             raise UserError(f"unknown system '{s}'; valid: {', '.join(ALL_SYSTEMS)}")

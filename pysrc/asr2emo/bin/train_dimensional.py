@@ -29,8 +29,6 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import torch
-
 from asr2emo.baselines.features import compute_features
 from asr2emo.baselines.folds import (
     check_against_stage8,
@@ -45,10 +43,11 @@ from asr2emo.dimensional.table import table_markdown
 from asr2emo.dimensional.train import SYSTEMS, RegConfig, cross_validate_dimensional
 from asr2emo.emotion.folds import make_folds
 from asr2emo.utils.config import ConfArgumentParser, int_list, str_list
+from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
-from asr2emo.utils.markers import config_of, make_record, needs_run, write_marker
 from asr2emo.utils.logging import setup_logging
+from asr2emo.utils.markers import config_of, make_record, needs_run, write_marker
 
 
 def get_parser() -> ConfArgumentParser:
@@ -79,13 +78,13 @@ def get_parser() -> ConfArgumentParser:
         default=None,
         help="eGeMAPS cache dir (e.g. exp/baselines/features); default <out-dir>/features",
     )
-    p.add_argument("--num-threads", type=int, default=1)
+    add_device_args(p, device=False)
     return p
 
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.out_dir / "log" / "train_dimensional.log")
-    torch.set_num_threads(args.num_threads)
+    setup_device(args)
     for s in args.systems:
         if s not in SYSTEMS:
             raise UserError(f"unknown system '{s}'; valid: {', '.join(SYSTEMS)}")

@@ -34,8 +34,6 @@ import logging
 from pathlib import Path
 from typing import Optional
 
-import torch
-
 from asr2emo.emotion.data import load_frames
 from asr2emo.emotion.export import write_model_dir
 from asr2emo.emotion.train import (
@@ -55,6 +53,7 @@ from asr2emo.utils.config import (
     positive_int,
     str_list,
 )
+from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.logging import setup_logging
 from asr2emo.utils.markers import make_record, needs_run, read_marker, write_marker
@@ -126,8 +125,7 @@ def get_parser() -> ConfArgumentParser:
         default="float32",
         help="in-memory type of the bottleneck frames (float16 halves the memory)",
     )
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--num-threads", type=int, default=1, help="torch intra-op threads")
+    add_device_args(p)
     return p
 
 
@@ -218,7 +216,7 @@ def choose_layer(layers: list[str], emotion_dir: Path) -> str:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.emotion_dir / "log" / "train_emotion.log")
-    torch.set_num_threads(args.num_threads)
+    setup_device(args)
     cfg = head_config(args)
     layers = find_layers(args.bottleneck_dir, args.layers)
     classes = args.classes or None

@@ -21,9 +21,13 @@ from asr2emo.utils.errors import UserError
 
 
 def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
-    """Samples ``(N,)`` float32 in [-1, 1] averaged over channels, and the sampling rate."""
+    """Samples ``(N,)`` float32 in [-1, 1] averaged over channels, and the sampling rate.
+    A missing, unreadable or empty file is an :class:`AudioError` saying which."""
     from lhotse import Recording
 
+    from asr2emo.data.long_audio import open_audio
+
+    open_audio(path).close()
     rec = Recording.from_file(str(path))
     audio = rec.load_audio()  # (channels, samples)
     if audio.size == 0:

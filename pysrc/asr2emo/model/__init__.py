@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Union
-
-import logging
 
 import torch
 

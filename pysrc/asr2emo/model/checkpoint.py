@@ -30,23 +30,33 @@ Pathlike = Union[str, Path]
 LAST = "last_checkpoint"
 
 
-def rng_state() -> Dict[str, Any]:
-    """This process's generators: Python, numpy, torch CPU and (when present) CUDA."""
+def rng_state(device: Union[str, torch.device] = "cpu") -> Dict[str, Any]:
+    """This process's generators: Python, numpy, torch CPU and, when ``device`` is a GPU, that
+    GPU's. Only the process's own GPU: asking for every visible GPU's state (as
+    ``get_rng_state_all`` does) would open a CUDA context on each of them from every rank."""
+    device = torch.device(device)
     return {
         "python": random.getstate(),
         "numpy": np.random.get_state(),
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
     }
 
 
-def set_rng_state(state: Dict[str, Any]) -> None:
-    """Restore :func:`rng_state`; a CUDA state is restored only where CUDA is available."""
+def set_rng_state(state: Dict[str, Any], device: Union[str, torch.device] = "cpu") -> None:
+    """Restore :func:`rng_state`; a CUDA state is restored only onto a GPU ``device`` (a list,
+    from checkpoints of older code, holds one state per visible GPU)."""
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
-    if state.get("cuda") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    device = torch.device(device)
+    cuda = state.get("cuda")
+    if cuda is not None and device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
+        if isinstance(cuda, (list, tuple)):
+            cuda = cuda[index] if index < len(cuda) else None
+        if cuda is not None:
+            torch.cuda.set_rng_state(cuda, device)
 
 
 def save_checkpoint(

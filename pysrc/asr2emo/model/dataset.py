@@ -29,9 +29,14 @@ def _lhotse_sampler_compat() -> None:
     """lhotse 1.33 samplers call ``Sampler.__init__()`` without ``data_source``, which torch 1.13
     requires (torch 2 made it optional). torch's ``__init__`` does nothing, so accept no argument.
     """
+    import inspect
+
     init = torch.utils.data.Sampler.__init__
     if getattr(init, "_asr2emo_compat", False):
         return
+    param = inspect.signature(init).parameters.get("data_source")
+    if param is None or param.default is not inspect.Parameter.empty:
+        return  # torch >= 2: nothing to work around
 
     def __init__(self, data_source=None) -> None:  # noqa: N807
         pass

@@ -26,7 +26,7 @@ import os
 import random
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -52,6 +52,7 @@ from asr2emo.model.tdnnf import (
     read_model_config,
 )
 from asr2emo.utils.config import positive_float, positive_int, str2bool
+from asr2emo.utils.devices import check_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.markers import config_of, make_record, needs_run, read_marker, write_marker
 
@@ -196,10 +197,16 @@ def compute_validation_loss(model, loss_fn, dataset, sampler, device) -> float:
             frames += n
     model.train(was_training)
     if dist.is_initialized():
-        t = torch.tensor([tot, float(frames)], dtype=torch.float64)
-        dist.all_reduce(t)
-        tot, frames = float(t[0]), int(t[1])
+        tot, frames = all_reduce_sum([tot, float(frames)], device)
     return tot / max(frames, 1)
+
+
+def all_reduce_sum(values: Sequence[float], device: torch.device) -> List[float]:
+    """``values`` summed over all ranks. The tensor lives on the model's ``device``: NCCL (the
+    CUDA backend) reduces CUDA tensors only, gloo CPU ones."""
+    t = torch.tensor(list(values), dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.cpu().tolist()
 
 
 class LossLog:
@@ -309,16 +316,13 @@ def setup_distributed(device_arg: str) -> Tuple[int, int, torch.device]:
     """rank, world size and device of this process (torchrun env vars; none = 1 process)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    if device_arg.startswith("cuda") and not torch.cuda.is_available():
-        raise UserError(f"--device {device_arg}: CUDA is not available here")
+    device = check_device(device_arg)
     if world_size > 1:
-        backend = "nccl" if device_arg.startswith("cuda") else "gloo"
-        dist.init_process_group(backend=backend)
-        if device_arg.startswith("cuda"):
-            local = int(os.environ.get("LOCAL_RANK", "0"))
-            torch.cuda.set_device(local)
-            return rank, world_size, torch.device("cuda", local)
-    return rank, world_size, torch.device(device_arg)
+        if device.type == "cuda":  # one GPU per process: this rank's local one
+            device = check_device(f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}")
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    return rank, world_size, device
 
 
 def run(args: argparse.Namespace) -> int:
@@ -400,6 +404,7 @@ def run(args: argparse.Namespace) -> int:
             "dim": config.ivector_dim,
             "period": config.ivector_period,
             "frame_shift": 0.01 * config.ivector_period,
+            "required": bool(args.require_ivectors),  # False: trained on zeros, none needed
             "extractor_dir": (
                 str(Path(args.ivector_extractor_dir).resolve())
                 if args.ivector_extractor_dir
@@ -422,9 +427,9 @@ def run(args: argparse.Namespace) -> int:
         # for this many ranks; older checkpoints hold rank 0's only.
         rngs = ckpt.get("rng_ranks") or []
         if len(rngs) == world_size:
-            set_rng_state(rngs[rank])
+            set_rng_state(rngs[rank], device)
         elif ckpt.get("rng") is not None and is_main:
-            set_rng_state(ckpt["rng"])
+            set_rng_state(ckpt["rng"], device)
     log = LossLog(exp_dir, is_main)
     log.truncate_after(state["step"])
     if is_main:
@@ -435,10 +440,10 @@ def run(args: argparse.Namespace) -> int:
 
     def save(name: str, epoch_finished: bool) -> None:
         # Called at the same step on every rank: gather all ranks' generator states.
-        rngs: List[Any] = [rng_state()]
+        rngs: List[Any] = [rng_state(device)]
         if world_size > 1:
             rngs = [None] * world_size
-            dist.all_gather_object(rngs, rng_state())
+            dist.all_gather_object(rngs, rng_state(device))
         if not is_main:
             return
         full = dict(meta)

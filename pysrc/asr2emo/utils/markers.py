@@ -18,8 +18,8 @@ output is in place, so a killed step never looks finished.
 from __future__ import annotations
 
 import hashlib
-import logging
 import json
+import logging
 import os
 import time
 from pathlib import Path
