@@ -60,7 +60,7 @@ check_int nj-train "$nj_train"
 [ "$nj_train" -ge 1 ] || die "--nj-train must be at least 1"
 [ "$nj" -ge 1 ] || die "--nj must be at least 1"
 [[ $device =~ ^(cpu|cuda|cuda:[0-9]+)$ ]] || die "--device must be cpu, cuda or cuda:N, got '$device'"
-[ "$stage" -le "$stop_stage" ] || die "--stage ($stage) is after --stop-stage ($stop_stage)"
+check_stage_range "$stage" "$stop_stage" 9
 
 tedlium_layout="TEDLIUM_release2 layout: DIR/{train,dev,test}/{sph,stm}/ and DIR/TEDLIUM.152k.dic"
 iemocap_layout="IEMOCAP_full_release layout: DIR/Session{1..5}/dialog/EmoEvaluation/*.txt and DIR/Session{1..5}/sentences/wav/<dialog>/<utt>.wav"
@@ -72,15 +72,24 @@ if [ -z "$tedlium_dir" ]; then
 else
   check_dir_exists --tedlium-dir "$tedlium_dir" "$tedlium_layout"
   for part in train dev test; do
-    [ -d "$tedlium_dir/$part/stm" ] || die "--tedlium-dir '$tedlium_dir' has no $part/stm/; expected $tedlium_layout"
+    for sub in sph stm; do
+      [ -d "$tedlium_dir/$part/$sub" ] || die "--tedlium-dir '$tedlium_dir' has no $part/$sub/; expected $tedlium_layout"
+    done
   done
+  [ -f "$tedlium_dir/TEDLIUM.152k.dic" ] || die "--tedlium-dir '$tedlium_dir' has no TEDLIUM.152k.dic; expected $tedlium_layout"
 fi
 if [ -z "$iemocap_dir" ]; then
   demo_iemocap=true
   iemocap_dir=$data_dir/corpora/IEMOCAP_full_release
 else
   check_dir_exists --iemocap-dir "$iemocap_dir" "$iemocap_layout"
+  # The whole layout before any work (the demo TED-LIUM synthesis would come first).
   ls -d "$iemocap_dir"/Session[1-5] >/dev/null 2>&1 || die "--iemocap-dir '$iemocap_dir' has no Session1..Session5; expected $iemocap_layout"
+  for s in 1 2 3 4 5; do
+    for sub in dialog/EmoEvaluation sentences/wav; do
+      [ -d "$iemocap_dir/Session$s/$sub" ] || die "--iemocap-dir '$iemocap_dir' has no Session$s/$sub/ (the 5-fold protocol needs all five sessions); expected $iemocap_layout"
+    done
+  done
 fi
 if [ -z "$conf_dir" ]; then
   if $demo_tedlium && $demo_iemocap; then conf_dir=conf/mini; else conf_dir=conf; fi

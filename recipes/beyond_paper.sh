@@ -42,6 +42,7 @@ Options:
 [ $# -eq 0 ] || die "unexpected argument '$1'; see $0 --help"
 check_int stage "$stage"
 check_int stop-stage "$stop_stage"
+check_stage_range "$stage" "$stop_stage" 4
 [ -d "$conf_dir" ] || die "--conf-dir '$conf_dir' does not exist"
 [ -f "$exp_dir/emotion/.done" ] || ls "$exp_dir"/emotion/*/metrics.json >/dev/null 2>&1 ||
   die "no stage-8 results under '$exp_dir/emotion'; run ./run.sh (or recipes/emotion_folder.sh) first"

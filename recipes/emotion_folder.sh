@@ -19,7 +19,7 @@ name=
 asr_exp_dir=exp
 exp_dir=
 data_dir=
-conf_dir=conf
+conf_dir=
 nj=2
 device=cpu
 seed=1
@@ -38,7 +38,8 @@ Options:
   --asr-exp-dir DIR     run.sh exp dir with ivector/ and tdnnf/ (default: $asr_exp_dir)
   --exp-dir DIR         outputs (default: exp/<name>)
   --data-dir DIR        manifests and features (default: data/<name>)
-  --conf-dir DIR        mfcc_hires.conf, bottleneck.conf, emotion.conf; use the ASR run's (default: $conf_dir)
+  --conf-dir DIR        mfcc_hires.conf, bottleneck.conf, emotion.conf (default: conf or conf/mini,
+                        whichever the acoustic model in <asr-exp-dir>/tdnnf was trained with)
   --stage N --stop-stage N  slice of the stages above (default: $stage..$stop_stage)
   --nj N                parallel jobs (default: $nj)
   --device DEV          cpu, cuda or cuda:N (default: $device)
@@ -55,7 +56,19 @@ check_dir_exists --corpus-dir "$corpus_dir" "DIR/<Label>/<file>.wav"
 check_int num-folds "$num_folds"
 check_int stage "$stage"
 check_int stop-stage "$stop_stage"
+check_stage_range "$stage" "$stop_stage" 5
 check_int nj "$nj"
+. ./path.sh
+if [ -z "$conf_dir" ]; then
+  if conf_dir=$(asr2emo model-conf "$asr_exp_dir/tdnnf" conf conf/mini 2>/dev/null); then
+    log "--conf-dir $conf_dir: the one the acoustic model in $asr_exp_dir/tdnnf was trained with"
+  else
+    conf_dir=conf
+    log "WARNING: no acoustic model of conf or conf/mini in $asr_exp_dir/tdnnf; using --conf-dir conf"
+  fi
+elif [ -f "$asr_exp_dir/tdnnf/final.pt" ] && ! asr2emo model-conf "$asr_exp_dir/tdnnf" "$conf_dir" >/dev/null 2>&1; then
+  log "WARNING: $conf_dir/tdnnf.conf does not describe the acoustic model in $asr_exp_dir/tdnnf (trained with another conf dir?); its other confs are used as given"
+fi
 [ -d "$conf_dir" ] || die "--conf-dir '$conf_dir' does not exist"
 if [ -z "$name" ]; then
   name=$(basename "$(cd "$corpus_dir" && pwd)" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_\n' '_')
@@ -65,7 +78,6 @@ data_dir=${data_dir:-data/$name}
 manifests=$data_dir/manifests
 fbank=$data_dir/fbank
 
-. ./path.sh
 log "emotion_folder.sh: corpus $corpus_dir as '$name', stages $stage..$stop_stage, data $data_dir, exp $exp_dir"
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
@@ -107,4 +119,8 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
     $exp_dir/report
 fi
 
-log "Done: $exp_dir/report/report.md"
+if [ $stop_stage -ge 5 ]; then
+  log "Done: stages $stage..$stop_stage; report: $exp_dir/report/report.md"
+else
+  log "Done: stages $stage..$stop_stage (the report is stage 5)"
+fi

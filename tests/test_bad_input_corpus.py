@@ -66,15 +66,15 @@ def test_wrong_layouts(work, micro_stage0):
     ted, iemo = corpora / "TEDLIUM_release2", corpora / "IEMOCAP_full_release"
     # the parent directory given instead of the corpus root
     r = _run_sh(work, "--tedlium-dir", str(corpora), "--iemocap-dir", str(iemo))
-    _assert_one_error(r, "--tedlium-dir", "has no train/stm/", "{sph,stm}")
+    _assert_one_error(r, "--tedlium-dir", "has no train/sph/", "{sph,stm}")
     r = _run_sh(work, "--tedlium-dir", str(ted), "--iemocap-dir", str(corpora))
     _assert_one_error(r, "--iemocap-dir", "has no Session1..Session5", "EmoEvaluation")
-    # Session dirs without dialog/EmoEvaluation (e.g. only the wavs were copied): found in stage 0
+    # Session dirs without dialog/EmoEvaluation (e.g. only the wavs were copied): refused at once
     bad = work / "IEMOCAP_wavs_only"
     for s in range(1, 6):
         shutil.copytree(iemo / f"Session{s}" / "sentences", bad / f"Session{s}" / "sentences")
     r = _run_sh(work, "--tedlium-dir", str(ted), "--iemocap-dir", str(bad))
-    _assert_one_error(r, "EmoEvaluation", "is missing")
+    _assert_one_error(r, "Session1/dialog/EmoEvaluation", "has no")
     assert not (work / "data" / "manifests" / ".iemocap.done").exists()
 
 

@@ -9,6 +9,7 @@ line and exit status 1, not a traceback.
 from __future__ import annotations
 
 import ast
+import errno
 import importlib
 import pkgutil
 import sys
@@ -17,6 +18,9 @@ from typing import List, Optional
 
 import asr2emo.bin
 from asr2emo.utils.errors import UserError
+
+# A read-only or full output location is the user's to fix: one line, not a traceback.
+WRITE_ERRORS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT}
 
 
 def list_verbs() -> List[str]:
@@ -46,7 +50,10 @@ def usage() -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] in ("-h", "--help"):
+    if not argv:
+        print(usage(), file=sys.stderr)
+        return 2
+    if argv[0] in ("-h", "--help"):
         print(usage())
         return 0
     verb, rest = argv[0], argv[1:]
@@ -64,6 +71,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         ret = module.main(args)
     except UserError as e:
         print(f"asr2emo {verb}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        if e.errno not in WRITE_ERRORS:
+            raise
+        where = f" '{e.filename}'" if e.filename else ""
+        print(f"asr2emo {verb}: error: cannot write{where}: {e.strerror}", file=sys.stderr)
         return 1
     return int(ret or 0)
 

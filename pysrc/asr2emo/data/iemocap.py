@@ -215,9 +215,18 @@ def prepare_iemocap(
     dominance, session, dialog, improvised. Written as ``iemocap_{recordings,supervisions}_all``.
     """
     corpus_dir = Path(corpus_dir)
+    classes = tuple(classes)
+    unknown = [c for c in classes if c not in IEMOCAP_LABELS]
+    if unknown or not classes or len(set(classes)) != len(classes):
+        raise UserError(
+            f"--classes {','.join(classes)}: "
+            + (f"{','.join(unknown)} is not an IEMOCAP label" if unknown else "empty or repeated")
+            + f"; valid labels: {','.join(sorted(IEMOCAP_LABELS))}"
+        )
+    if merge_hap_into_exc and "hap" in classes:
+        raise UserError("--merge-hap-into-exc=true counts hap as exc: drop hap from --classes")
     check_layout(corpus_dir, sessions)
     report = PrepareReport()
-    classes = tuple(classes)
 
     entries: Dict[str, EmoEvalEntry] = {}
     texts: Dict[str, str] = {}
@@ -299,6 +308,12 @@ def prepare_iemocap(
     if not supervisions:
         raise UserError(
             f"no usable IEMOCAP utterance of classes {','.join(classes)} in '{corpus_dir}'"
+        )
+    empty = [c for c in classes if not any(k[1] == c for k in report.counts)]
+    if empty:
+        raise UserError(
+            f"--classes {','.join(classes)}: no utterance of {','.join(empty)} in '{corpus_dir}'"
+            " (an empty class would be a column of zeros in every table)"
         )
 
     recording_set = RecordingSet.from_recordings(recordings)

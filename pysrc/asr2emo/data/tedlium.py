@@ -140,7 +140,10 @@ def prepare_tedlium(
         for reason, items in skipped.items():
             skipped_all[reason].extend(items)
         if not talks:
-            raise UserError(f"no usable talk in '{corpus_dir / part}'; {LAYOUT}")
+            why = "; ".join(f"{len(v)} {k} (e.g. {v[0]})" for k, v in sorted(skipped.items()))
+            raise UserError(
+                f"no usable talk in '{corpus_dir / part}': {why or 'no .sph/.stm pair'}; {LAYOUT}"
+            )
         recordings, supervisions = _prepare_part(corpus_dir, part, talks, num_jobs)
         logging.info(
             f"TED-LIUM {part}: {len(recordings)} talks, {len(supervisions)} segments, "
