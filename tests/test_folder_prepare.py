@@ -1,6 +1,7 @@
 """Folder-layout emotion corpora: manifests, speaker groups, folds without speaker overlap."""
 
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,3 +110,40 @@ def test_cli_errors(tmp_path, capsys):
         == 1
     )
     assert "not a valid regex" in capsys.readouterr().err
+
+
+def test_every_entry_is_accounted_for_and_every_skip_listed(tmp_path, caplog):
+    """ogg/mp3 are read like wav; a truncated wav, a folder named x.wav, a looping link, a file
+    at the corpus root and a note are skipped with their reasons, each one named in the log."""
+    import logging
+
+    root = tmp_path / "corpus"
+    t = np.arange(16000) / 16000
+    x = (0.3 * np.sin(2 * np.pi * 180 * t)).astype(np.float32)
+    (root / "Angry").mkdir(parents=True)
+    (root / "Sad").mkdir()
+    sf.write(str(root / "Angry" / "A01_a.wav"), x, 16000)
+    sf.write(str(root / "Angry" / "A02_b.ogg"), x, 16000, format="OGG", subtype="VORBIS")
+    sf.write(str(root / "Sad" / "A01_c.mp3"), x, 16000, format="MP3", subtype="MPEG_LAYER_III")
+    sf.write(str(root / "Sad" / "A02_d.wav"), x, 16000)
+    whole = root / "Sad" / "A02_d.wav"
+    trunc = root / "Sad" / "A02_e.wav"
+    trunc.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    (root / "Sad" / "A03_x.wav").mkdir()
+    (root / "Sad" / "A04_loop.wav").symlink_to(root / "Sad" / "A04_loop.wav")
+    sf.write(str(root / "A05_root.wav"), x, 16000)
+    (root / "Angry" / "notes.txt").write_text("recorded in 2020\n")
+    with caplog.at_level(logging.WARNING):
+        recs, sups, skipped = prepare_folder(root, r"^(A\d+)_", 0, 1)
+    assert sorted(r.id for r in recs) == ["angry_A01_a", "angry_A02_b", "sad_A01_c", "sad_A02_d"]
+    assert {r.id: r.sampling_rate for r in recs}["sad_A01_c"] == 16000
+    reasons = {k: [Path(v.split(":")[0]).name for v in vs] for k, vs in skipped.items()}
+    assert reasons == {
+        "truncated audio": ["A02_e.wav"],
+        "folder inside a label folder (the layout is <dir>/<Label>/<file>)": ["A03_x.wav"],
+        "link that cannot be followed (Too many levels of symbolic links)": ["A04_loop.wav"],
+        "file at the corpus root, not in a label folder": ["A05_root.wav"],
+        "not an audio file (by its name)": ["notes.txt"],
+    }
+    for name in ("A02_e.wav", "A03_x.wav", "A04_loop.wav", "A05_root.wav", "notes.txt"):
+        assert f"skipped {root}" in caplog.text and name in caplog.text

@@ -2,8 +2,13 @@
 
 Emo-DB, RAVDESS, URDU and many others ship (or are easily arranged) this way. The label is the
 folder name lowercased; the speaker comes from a regex on the file name (group ``speaker`` or
-the first group; an optional group ``gender`` gives the gender). Any sampling rate is accepted
-(features resample to 16 kHz); multi-channel files are read on channel 0.
+the first group; an optional group ``gender`` gives the gender). Any format libsndfile reads
+(wav, flac, ogg, mp3, ...) and any sampling rate are accepted (features resample to 16 kHz);
+multi-channel files are used through channel 0, as in inference
+(:data:`asr2emo.data.long_audio.CHANNEL`). Every entry under the corpus dir is accounted for:
+what is not a usable recording in a label folder (a file at the root, a sub-folder, a broken or
+looping link, a non-audio, empty or truncated file, a name the speaker regex misses) is skipped,
+counted by reason and listed in full in the log.
 
 Cross-validation groups: ``custom["session"]`` is the fold group of the speaker: with
 ``num_folds`` K > 0 the speakers are spread over K groups of about equal utterance counts
@@ -29,10 +34,12 @@ from typing import Dict, List, Optional, Tuple
 from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
 from lhotse.qa import validate_recordings_and_supervisions
 
+from asr2emo.data.audio_check import probe_audio
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 
-AUDIO_SUFFIXES = (".wav", ".flac")
+# Files that are never recordings (listings, notes, checksums): skipped without probing.
+NOT_AUDIO_SUFFIXES = (".txt", ".md", ".csv", ".json", ".xml", ".pdf", ".md5", ".sha1", ".log")
 
 
 def speaker_groups(utts_per_speaker: Dict[str, int], num_folds: int, seed: int) -> Dict[str, int]:
@@ -53,21 +60,62 @@ def speaker_groups(utts_per_speaker: Dict[str, int], num_folds: int, seed: int) 
     return group
 
 
-def find_files(corpus_dir: Path) -> List[Tuple[str, Path]]:
-    """``(label folder name, file)`` of every audio file one level below ``corpus_dir``."""
+def _kind(p: Path) -> str:
+    """'file', 'dir', or why the entry is neither (a broken or looping link, a device...)."""
+    import os
+    import stat
+
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as e:  # a dangling link (ENOENT) or one that points at itself (ELOOP)
+        return f"link that cannot be followed ({e.strerror})"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    return "file" if stat.S_ISREG(mode) else "neither a file nor a folder"
+
+
+def find_files(
+    corpus_dir: Path, skipped: Optional[Dict[str, List[str]]] = None
+) -> List[Tuple[str, Path]]:
+    """``(label folder name, file)`` of every candidate recording one level below
+    ``corpus_dir``; every other entry goes into ``skipped`` ({reason: [path]})."""
     if not corpus_dir.is_dir():
         raise UserError(
             f"corpus dir '{corpus_dir}' does not exist; expected <dir>/<Label>/<file>.wav"
         )
+    skipped = skipped if skipped is not None else {}
+
+    def skip(reason: str, path: Path) -> None:
+        skipped.setdefault(reason, []).append(str(path))
+
     out = []
-    for d in sorted(p for p in corpus_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for d in sorted(corpus_dir.iterdir()):
+        if d.name.startswith("."):
+            continue
+        kind = _kind(d)
+        if kind == "file":
+            if d.suffix.lower() not in NOT_AUDIO_SUFFIXES:
+                skip("file at the corpus root, not in a label folder", d)
+            continue
+        if kind != "dir":
+            skip(kind, d)
+            continue
         for f in sorted(d.iterdir()):
-            if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES and not f.name.startswith("."):
+            if f.name.startswith("."):
+                continue
+            kind = _kind(f)
+            if kind == "dir":
+                skip("folder inside a label folder (the layout is <dir>/<Label>/<file>)", f)
+            elif kind != "file":
+                skip(kind, f)
+            elif f.suffix.lower() in NOT_AUDIO_SUFFIXES:
+                skip("not an audio file (by its name)", f)
+            else:
                 out.append((d.name, f))
     if not out:
         raise UserError(
-            f"no audio ({', '.join(AUDIO_SUFFIXES)}) in '{corpus_dir}/<Label>/'; "
-            "expected the folder layout <dir>/<Label>/<file>.wav"
+            f"no files in '{corpus_dir}/<Label>/'; expected the folder layout "
+            "<dir>/<Label>/<file>.wav (any format libsndfile reads)"
         )
     return out
 
@@ -98,10 +146,14 @@ def prepare_folder(
         raise UserError(f"--speaker-regex '{speaker_regex}' is not a valid regex: {e}")
     skipped: Dict[str, List[str]] = {}
     items = []
-    for label, f in find_files(corpus_dir):
+    for label, f in find_files(corpus_dir, skipped):
         spk = parse_speaker(regex, f.name)
         if spk is None:
             skipped.setdefault("speaker regex does not match the file name", []).append(str(f))
+            continue
+        problem = probe_audio(f)  # unreadable, empty or truncated (as for IEMOCAP)
+        if problem is not None:
+            skipped.setdefault(problem.split(" (")[0], []).append(f"{f}: {problem}")
             continue
         try:
             rec = Recording.from_file(f, recording_id=f"{label.lower()}_{f.stem}")
@@ -109,12 +161,11 @@ def prepare_folder(
             msg = (str(e).splitlines() or [type(e).__name__])[0][:80]
             skipped.setdefault("unreadable audio", []).append(f"{f}: {msg}")
             continue
-        if rec.duration <= 0:
-            skipped.setdefault("empty audio", []).append(str(f))
-            continue
         items.append((label, spk, rec))
     for reason, files in sorted(skipped.items()):
-        logging.warning("skipped %d file(s): %s, e.g. %s", len(files), reason, files[0])
+        logging.warning("skipped %d file(s): %s:", len(files), reason)
+        for item in files:
+            logging.warning("  skipped %s", item)
     if not items:
         raise UserError(f"no usable file in '{corpus_dir}' (speaker regex '{speaker_regex}')")
     counts = Counter(spk[0] for _, spk, _ in items)

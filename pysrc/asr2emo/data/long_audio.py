@@ -5,7 +5,11 @@ permission, not audio, no samples) into one sentence, instead of libsndfile's "S
 :func:`silence_segments` reads a file block by block and yields consecutive mono segments of
 about ``target_seconds``, each cut at the quietest 10 ms frame within ``search_seconds`` of the
 target length, so words are rarely split and memory never holds more than one segment plus the
-search window, whatever the recording's length. Channels are averaged (downmixed to mono).
+search window, whatever the recording's length.
+
+Channel policy, the same in training and inference: a multi-channel file is used through its
+first channel (:data:`CHANNEL`), as lhotse's supervisions on channel 0 and Kaldi's ``remix 1``
+do; the recipe's corpora (TED-LIUM, IEMOCAP) are mono.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 import soundfile as sf
 
 Pathlike = Union[str, Path]
+CHANNEL = 0  # the channel of a multi-channel recording that training and inference use
 
 
 class AudioError(Exception):
@@ -59,13 +64,13 @@ def open_audio(path: Pathlike) -> sf.SoundFile:
 
 
 def _mono(block: np.ndarray) -> np.ndarray:
-    return block.mean(axis=1).astype(np.float32) if block.ndim == 2 else block
+    return np.ascontiguousarray(block[:, CHANNEL]) if block.ndim == 2 else block
 
 
 def silence_segments(
     path: Pathlike, target_seconds: float = 30.0, search_seconds: float = 3.0
 ) -> Iterator[Segment]:
-    """Consecutive mono segments covering the whole file (see the module docstring)."""
+    """Consecutive segments (channel :data:`CHANNEL`) covering the whole file (see the module docstring)."""
     with open_audio(path) as f:
         sr = f.samplerate
         frame = max(1, sr // 100)

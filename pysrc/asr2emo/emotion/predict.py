@@ -1,9 +1,10 @@
 """Emotion of new recordings with a model dir written by stage 8 (``asr2emo predict``).
 
 Pipeline per file, the same as the recipe's stages 6-8: read (any rate, any channel count;
-downmixed to mono), hires MFCC at 16 kHz (:func:`asr2emo.features.mfcc.compute_mfcc` resamples
-with lhotse), online i-vectors with the copied extractor, the frozen TDNN-F up to the model's
-layer (its CMVN is inside the checkpoint), the emotion head, summed-softmax decision.
+channel 0, as in training: :data:`asr2emo.data.long_audio.CHANNEL`), hires MFCC at 16 kHz
+(:func:`asr2emo.features.mfcc.compute_mfcc` resamples with lhotse), online i-vectors with the
+copied extractor, the frozen TDNN-F up to the model's layer (its CMVN is inside the
+checkpoint), the emotion head, summed-softmax decision.
 """
 
 from __future__ import annotations
@@ -21,18 +22,19 @@ from asr2emo.utils.errors import UserError
 
 
 def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
-    """Samples ``(N,)`` float32 in [-1, 1] averaged over channels, and the sampling rate.
-    A missing, unreadable or empty file is an :class:`AudioError` saying which."""
+    """Samples ``(N,)`` float32 in [-1, 1] of the channel the recipe trains on (channel 0), and
+    the sampling rate. A missing, unreadable or empty file is an :class:`AudioError` saying which.
+    """
     from lhotse import Recording
 
-    from asr2emo.data.long_audio import open_audio
+    from asr2emo.data.long_audio import CHANNEL, open_audio
 
     open_audio(path).close()
     rec = Recording.from_file(str(path))
     audio = rec.load_audio()  # (channels, samples)
     if audio.size == 0:
         raise ValueError("no samples")
-    return audio.mean(axis=0).astype(np.float32), int(rec.sampling_rate)
+    return audio[CHANNEL].astype(np.float32), int(rec.sampling_rate)
 
 
 class EmotionPredictor:
