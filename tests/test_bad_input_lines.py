@@ -103,3 +103,45 @@ def test_no_verb_devices_and_threads(tmp_path):
         _one_error(r)
         r = _sh(sys.executable, "-m", "asr2emo", "transcribe", *args, str(tmp_path), "a.wav")
         _one_error(r)
+
+
+def test_tedlium_part_without_usable_talks_says_why(tmp_path, capsys):
+    from test_data_tedlium import make_corpus as make_ted
+
+    root = make_ted(tmp_path / "TEDLIUM_release2")
+    for sph in (root / "dev" / "sph").glob("*.sph"):
+        sph.write_bytes(b"")
+    assert cli(["prepare-tedlium", str(root), str(tmp_path / "m")]) == 1
+    err = capsys.readouterr().err
+    assert "no usable talk in" in err and "bad .sph" in err and "unreadable audio" in err
+
+
+def test_folder_recipe_conf_dir_and_last_line(tmp_path):
+    """--conf-dir follows the acoustic model's topology; a slice without the report does not
+    claim one."""
+    import torch
+
+    from asr2emo.model.tdnnf import TdnnfModel, config_to_dict, read_model_config
+
+    exp = tmp_path / "asr" / "tdnnf"
+    exp.mkdir(parents=True)
+    config = read_model_config(str(REPO / "conf" / "mini" / "tdnnf.conf"))
+    ckpt = {"model_config": config_to_dict(config), "num_outputs": 5}
+    torch.save(dict(ckpt, model=TdnnfModel(config, 5).state_dict()), exp / "final.pt")
+    r = _sh(sys.executable, "-m", "asr2emo", "model-conf", str(exp), "conf", "conf/mini")
+    assert r.returncode == 0 and r.stdout.strip() == "conf/mini"
+    corpus = tmp_path / "emo"
+    from conftest import write_tone
+
+    for label in ("Angry", "Sad"):
+        for spk in ("SM1", "SF2"):
+            write_tone(corpus / label / f"{spk}_{label}.wav", 0.5)
+    common = ["recipes/emotion_folder.sh", "--corpus-dir", str(corpus), "--speaker-regex",
+              "^(S[MF]\\d)_", "--num-folds", "0", "--data-dir", str(tmp_path / "data"),
+              "--exp-dir", str(tmp_path / "exp"), "--stop-stage", "0"]  # fmt: skip
+    r = _sh(*common, "--asr-exp-dir", str(tmp_path / "asr"))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "--conf-dir conf/mini: the one the acoustic model" in r.stderr
+    assert r.stderr.strip().splitlines()[-1].endswith("Done: stages 0..0 (the report is stage 5)")
+    r = _sh(*common, "--asr-exp-dir", str(tmp_path / "asr"), "--conf-dir", "conf")
+    assert r.returncode == 0 and "WARNING: conf/tdnnf.conf does not describe" in r.stderr
