@@ -145,3 +145,23 @@ def test_save_load_roundtrip(tmp_path: Path, urdu, trained) -> None:
 def test_pseudo_speakers_pair_within_speaker() -> None:
     groups = pseudo_speakers(["a", "b", "a", "a", "b", "c"], 2)
     assert groups == [[0, 2], [3], [1, 4], [5]]
+
+
+def test_ubm_frames_equal_splicing_everything_then_sampling():
+    """The bounded-memory frame selection gives exactly the frames (and order) of splicing every
+    frame to float64 and then drawing the subset, which it replaced."""
+    from asr2emo.ivector.pca import splice
+    from asr2emo.ivector.train import ubm_frames
+
+    rng = np.random.default_rng(0)
+    feats = [
+        rng.standard_normal((int(rng.integers(20, 200)), 40)).astype(np.float32) for _ in range(50)
+    ]
+    for max_frames in (10**9, 1000, 37):
+        opts = TrainOptions(ubm_max_frames=max_frames, subsample=2, seed=3)
+        ref = torch.cat([splice(torch.as_tensor(f, dtype=torch.float64), 3)[::2] for f in feats])
+        if ref.shape[0] > max_frames:
+            g = torch.Generator().manual_seed(opts.seed)
+            ref = ref[torch.randperm(ref.shape[0], generator=g)[:max_frames]]
+        got = ubm_frames(feats, 3, opts)
+        assert got.dtype == torch.float64 and torch.equal(got, ref), max_frames

@@ -78,6 +78,12 @@ def get_parser() -> ConfArgumentParser:
         default=None,
         help="eGeMAPS cache dir (e.g. exp/baselines/features); default <out-dir>/features",
     )
+    p.add_argument(
+        "--frame-dtype",
+        choices=["float32", "float16"],
+        default="float32",
+        help="in-memory type of the bottleneck frames (float16 halves the memory)",
+    )
     add_device_args(p, device=False)
     return p
 
@@ -114,7 +120,9 @@ def main(args: argparse.Namespace) -> int:
         if not needs_run(layer_dir, record, f"{layer} dimensional regression ({layer_dir})"):
             continue
         t0 = time.time()
-        data = load_dimensional(args.bottleneck_dir / layer / "cuts.jsonl.gz", classes or None)
+        data = load_dimensional(
+            args.bottleneck_dir / layer / "cuts.jsonl.gz", classes or None, dtype=args.frame_dtype
+        )
         folds = make_folds(data.frames.sessions, data.frames.speakers, seed)
         checked = check_against_stage8(
             fold_test_ids(folds, data.frames.ids),

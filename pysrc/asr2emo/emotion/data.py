@@ -175,28 +175,41 @@ def load_frames(
     Without ``classes`` the sorted set of labels found is used.
     """
     cuts = open_cuts(cuts, "bottleneck cuts")
-    rows: List[np.ndarray] = []
     kept = KeptUtts()
     skipped = SkipCounts()
+    todo = []
     for cut, sup, label in iter_labelled_cuts(cuts, classes, skipped):
         if not cut.has_custom(key):
             skipped.add(f"no {key} array")
             continue
-        arr = np.asarray(cut.load_custom(key), dtype=dtype)
-        if arr.ndim != 2 or arr.shape[0] == 0:
+        shape = tuple(getattr(cut.custom[key], "shape", None) or ())
+        if len(shape) != 2 or shape[0] == 0:
             skipped.add("no frames")
             continue
-        rows.append(arr)
-        kept.add(cut.id, sup, label)
-    skipped.log()
-    if not rows:
+        todo.append((cut, sup, label, shape))
+    if not todo:
+        skipped.log()
         raise UserError("no utterance with a bottleneck array and a usable label")
-    dims = {r.shape[1] for r in rows}
+    dims = {shape[1] for *_, shape in todo}
     if len(dims) != 1:
         raise UserError(f"bottleneck arrays have different dimensions {sorted(dims)}")
-    offsets = np.concatenate([[0], np.cumsum([r.shape[0] for r in rows])]).astype(np.int64)
+    # One allocation from the manifest's shapes (an upper bound: a cut may load a frame less,
+    # lhotse trims the array to the cut's duration), filled array by array: no list of arrays
+    # plus their concatenation, which doubled the peak memory.
+    bound = int(sum(shape[0] for *_, shape in todo))
+    feats = np.empty((bound, dims.pop()), dtype=dtype)
+    offsets = np.zeros(len(todo) + 1, dtype=np.int64)
+    for j, (cut, sup, label, shape) in enumerate(todo):
+        arr = np.asarray(cut.load_custom(key), dtype=dtype)
+        if arr.ndim != 2 or arr.shape[0] > shape[0] or arr.shape[1] != shape[1]:
+            raise UserError(f"{cut.id}: {key} array has shape {arr.shape}, manifest says {shape}")
+        feats[offsets[j] : offsets[j] + len(arr)] = arr
+        offsets[j + 1] = offsets[j] + len(arr)
+        kept.add(cut.id, sup, label)
+    feats = feats[: offsets[-1]]
+    skipped.log()
     return FrameData(
-        feats=torch.from_numpy(np.concatenate(rows, axis=0)),
+        feats=torch.from_numpy(feats),
         offsets=offsets,
         skipped=skipped.counts,
         **kept.columns(classes),

@@ -145,18 +145,22 @@ def train_head(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     rows = torch.from_numpy(data.frame_rows(train_utts))
-    x_all = data.feats[rows].to(device)
+    if torch.device(device).type == "cpu":
+        # minibatches are gathered from the frame matrix: no copy of the training rows
+        x_all, row_of = data.feats, rows
+    else:  # the training rows once on the GPU
+        x_all, row_of = data.feats[rows].to(device), torch.arange(len(rows), device=device)
     y_all = torch.from_numpy(np.repeat(data.labels[train_utts], data.num_frames()[train_utts]))
     y_all = y_all.to(device)
     num_classes = len(data.classes)
     head = EmotionHead(data.dim, num_classes, cfg.hidden_dims, cfg.dropout)
-    head.standardizer.fit(x_all.cpu())
+    head.standardizer.fit(data.feats, rows)
     head.to(device)
     weights = _class_weights(y_all.cpu(), num_classes, cfg.class_weight)
     loss_fn = torch.nn.NLLLoss(weight=None if weights is None else weights.to(device))
     opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     epochs = cfg.max_epochs if num_epochs is None else num_epochs
-    n = x_all.shape[0]
+    n = len(rows)
     per_epoch = n if cfg.frames_per_epoch <= 0 else min(n, cfg.frames_per_epoch)
     stopper = EarlyStopping(cfg.patience)
     for epoch in range(1, epochs + 1):
@@ -165,7 +169,7 @@ def train_head(
         total, count = 0.0, 0
         for s in range(0, per_epoch, cfg.batch_size):
             idx = perm[s : s + cfg.batch_size]
-            loss = loss_fn(head(x_all[idx].float()), y_all[idx])
+            loss = loss_fn(head(x_all[row_of[idx]].float()), y_all[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -51,21 +51,49 @@ def pseudo_speakers(speakers: Sequence[str], utts_per_spk: int) -> List[List[int
     return groups
 
 
+def ubm_frames(
+    feats: Sequence[np.ndarray], splice_context: int, opts: TrainOptions
+) -> torch.Tensor:
+    """The spliced frames PCA and the UBM are estimated on, float64 ``(n, (2c+1) D)``: every
+    ``subsample``-th frame, and when there are more than ``ubm_max_frames`` a seeded random
+    subset of them (Kaldi ``train_diag_ubm.sh --num-frames``).
+
+    Only the kept frames are ever spliced: each utterance is spliced on its own (in its input
+    type) and its chosen rows copied out, so memory is the kept frames plus one utterance,
+    not every frame of the training set spliced to float64 (~1.2 GB per hour of audio).
+    """
+    g = torch.Generator().manual_seed(opts.seed)
+    counts = [len(range(0, len(f), opts.subsample)) for f in feats]
+    total = int(sum(counts))
+    dim = (2 * splice_context + 1) * (feats[0].shape[1] if len(feats) else 0)
+    if total > opts.ubm_max_frames:
+        chosen = torch.randperm(total, generator=g)[: opts.ubm_max_frames]
+    else:
+        chosen = torch.arange(total)
+    out = torch.empty(len(chosen), dim, dtype=torch.float64)
+    # rows of ``out`` sorted by the (global) frame they take, walked utterance by utterance
+    order = torch.argsort(chosen)
+    sorted_frames = chosen[order]
+    bounds = np.concatenate([[0], np.cumsum(counts)])
+    pos = torch.searchsorted(sorted_frames, torch.as_tensor(bounds, dtype=chosen.dtype))
+    for i, f in enumerate(feats):
+        lo, hi = int(pos[i]), int(pos[i + 1])
+        if lo == hi:
+            continue
+        local = sorted_frames[lo:hi] - int(bounds[i])
+        spliced = splice(torch.as_tensor(f), splice_context)[:: opts.subsample]
+        out[order[lo:hi]] = spliced[local].double()
+    return out
+
+
 def estimate_pca_and_ubm(
     feats: Sequence[np.ndarray], splice_context: int, opts: TrainOptions
 ) -> Tuple[Pca, "object", List[float]]:
     """PCA on spliced frames, then the UBM on up to ``ubm_max_frames`` projected frames."""
-    g = torch.Generator().manual_seed(opts.seed)
-    spliced = torch.cat(
-        [
-            splice(torch.as_tensor(f, dtype=torch.float64), splice_context)[:: opts.subsample]
-            for f in feats
-        ]
-    )
-    if spliced.shape[0] > opts.ubm_max_frames:
-        spliced = spliced[torch.randperm(spliced.shape[0], generator=g)[: opts.ubm_max_frames]]
+    spliced = ubm_frames(feats, splice_context, opts)
     pca = Pca.estimate(spliced, opts.pca_dim)
     frames = pca(spliced)
+    del spliced
     logging.info(
         f"UBM: {opts.num_gauss} diagonal Gaussians, {frames.shape[0]} frames, dim {frames.shape[1]}"
     )
