@@ -216,3 +216,31 @@ def test_cmvn_file_of_the_training_corpus_is_used(tmp_path):
     found = find_cmvn(args, None)
     assert found["source"] == str(tmp_path / "tedlium2_cmvn.json")
     assert np.allclose(found["mean"], GlobalCmvn.load(tmp_path / "tedlium2_cmvn.json").mean)
+
+
+def test_sampler_mixes_talks_across_a_set_larger_than_its_buffer(monkeypatch):
+    """id-sorted cuts (talk, segment, speed copies side by side): the first batches of an epoch
+    draw on talks from the whole set, not on the first ones (a 2000-cut buffer stands for the
+    default 20000, with 10x fewer cuts than TED-LIUM)."""
+    import random
+
+    from lhotse import CutSet, MonoCut
+
+    import asr2emo.model.dataset as dataset
+
+    monkeypatch.setattr(dataset, "BUCKET_BUFFER", 2000)
+    rng = random.Random(0)
+    cuts = []
+    for t in range(400):
+        for s in range(25):
+            d = rng.uniform(1, 15)
+            for sp, f in (("", 1.0), ("_sp0.9", 1 / 0.9), ("_sp1.1", 1 / 1.1)):
+                cuts.append(MonoCut(f"t{t:04d}-{s:02d}{sp}", 0, d * f, 0))
+    sampler = dataset.make_sampler(CutSet.from_cuts(cuts), 300, True, True, 10, seed=42)
+    sampler.set_epoch(1)
+    seen = set()
+    for i, batch in enumerate(sampler):
+        seen.update(int(c.id[1:5]) for c in batch)
+        if i == 40:  # ~12 % of the epoch
+            break
+    assert len(seen) > 300, len(seen)  # in sorted order: 45 of the 400 talks (measured)
