@@ -83,7 +83,7 @@ def test_validation_loss_is_reduced_on_the_models_device(monkeypatch):
     monkeypatch.setattr(trainer.dist, "all_reduce", fake_all_reduce)
     model = torch.nn.Linear(2, 2)
     with pytest.raises(Stop):
-        trainer.compute_validation_loss(model, None, None, [], torch.device("meta"))
+        trainer.compute_validation_loss(model, None, [], torch.device("meta"))
     assert seen == [torch.device("meta")]
 
 

@@ -244,3 +244,23 @@ def test_sampler_mixes_talks_across_a_set_larger_than_its_buffer(monkeypatch):
         if i == 40:  # ~12 % of the epoch
             break
     assert len(seen) > 300, len(seen)  # in sorted order: 45 of the 400 talks (measured)
+
+
+def test_resumed_epoch_is_the_rest_of_the_sampler_and_torch_is_not_patched():
+    import random
+
+    from lhotse import CutSet, MonoCut
+
+    from asr2emo.model.dataset import SkipBatches, make_sampler
+
+    cuts = CutSet.from_cuts(
+        [MonoCut(f"c{i:03d}", 0, random.Random(i).uniform(1, 5), 0) for i in range(60)]
+    )
+    for bucketing in (False, True):
+        sampler = make_sampler(cuts, 20, True, bucketing, 3, seed=42)
+        sampler.set_epoch(2)
+        full = [[c.id for c in b] for b in sampler]
+        sampler.set_epoch(2)
+        assert [[c.id for c in b] for b in SkipBatches(sampler, 3)] == full[3:]
+    # lhotse's samplers are made constructible on torch 1.13 without touching torch's Sampler
+    assert "_OptionalDataSource" not in repr(torch.utils.data.Sampler.__init__.__qualname__)

@@ -2,8 +2,11 @@
 
 Paper size (conf/tdnnf.conf) and demo size (conf/mini/tdnnf.conf), full training steps (forward,
 LF-MMI loss of asr2emo.lfmmi with numerator and denominator, backward, Adam). The lang is a
-seeded synthetic one of TED-LIUM-like size (39 phones, 200 words, phone bigram P); inputs are
-seeded random features: the cost does not depend on their values. Batch per process: 8
+seeded synthetic one with TED-LIUM's 39 phones and 2000 sentences, its phone LM P of the order
+each size's conf builds (conf/lang.conf: trigram; conf/mini/lang.conf: bigram), since the
+denominator is a large share of a step; the den graph's size and the denominator's share of
+the step time (its forward-backward alone, on the same network output) are reported. Inputs
+are seeded random features: the cost does not depend on their values. Batch per process: 8
 utterances of 10 s. Two processes: DistributedDataParallel over gloo on CPU, as
 ``train-lfmmi`` under torchrun; each process times the same number of steps after a warm-up step
 (gradients all-reduced every step); aggregate frames/s = both processes' frames / the slower
@@ -31,8 +34,16 @@ from asr2emo.model.trainer import supervision_segments
 REPO = Path(__file__).resolve().parents[3]
 
 
-def synthetic_lang(lang_dir: Path, num_phones: int = 39, num_words: int = 200, seed: int = 0):
-    """A lang directory with random 3-6 phone words and 500 random 10-20 word sentences."""
+def synthetic_lang(
+    lang_dir: Path,
+    phone_lm_order: int,
+    num_phones: int = 39,
+    num_words: int = 2000,
+    num_sentences: int = 2000,
+    seed: int = 0,
+):
+    """A lang directory with random 3-6 phone words, random 10-20 word sentences and a phone LM
+    of ``phone_lm_order``; returns the sentences."""
     from asr2emo.lang.prepare import prepare_lang_from_lexicon
 
     rng = random.Random(seed)
@@ -41,9 +52,23 @@ def synthetic_lang(lang_dir: Path, num_phones: int = 39, num_words: int = 200, s
         f"W{i}": [[rng.choice(phones) for _ in range(rng.randint(3, 6))]] for i in range(num_words)
     }
     words = sorted(lexicon)
-    texts = [" ".join(rng.choice(words) for _ in range(rng.randint(10, 20))) for _ in range(500)]
-    prepare_lang_from_lexicon(lexicon, texts, lang_dir, build_hlg=False)
+    texts = [
+        " ".join(rng.choice(words) for _ in range(rng.randint(10, 20)))
+        for _ in range(num_sentences)
+    ]
+    prepare_lang_from_lexicon(
+        lexicon, texts, lang_dir, phone_lm_order=phone_lm_order, build_hlg=False
+    )
     return texts
+
+
+def conf_value(conf: Path, key: str) -> str:
+    """The value of ``--key=value`` in a Kaldi-style conf file (comments stripped)."""
+    for line in conf.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith(f"--{key}="):
+            return line.split("=", 1)[1]
+    raise KeyError(f"{key} not in {conf}")
 
 
 def measure(
@@ -73,6 +98,18 @@ def measure(
         (loss / info["frames"]).backward()
         opt.step()
 
+    def den_only():
+        """The denominator's forward-backward alone on this batch's network output."""
+        import k2
+
+        with torch.no_grad():
+            log_probs, out_lens = model(feats, ivecs, lens)
+        x = log_probs.detach().requires_grad_()
+        segs, _ = supervision_segments(out_lens)
+        den = loss_fn.graph_compiler.compile(batch_texts)[1]
+        graphs = k2.index_fsa(den, torch.zeros(utts, dtype=torch.int32))
+        loss_fn._tot_scores(graphs, k2.DenseFsaVec(x, segs)).sum().backward()
+
     step()  # warm-up
     if distributed:
         torch.distributed.barrier()
@@ -80,13 +117,23 @@ def measure(
     for _ in range(steps):
         step()
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    return {
+    out = {
         "params": model.num_params(),
         "frames_per_s": round(steps * utts * frames / elapsed, 1),
         # CPU time of this process: the figure without other jobs on a shared machine.
         "frames_per_cpu_s": round(steps * utts * frames / cpu, 1),
         "s_per_batch": round(elapsed / steps, 3),
     }
+    if not distributed:
+        den = loss_fn.graph_compiler.compile(batch_texts[:1])[1]
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            den_only()
+        out["den_share"] = round((time.perf_counter() - t0) / elapsed, 3)
+        shape = den.arcs.shape()  # an FsaVec of one FSA: states are axis 1
+        states = shape.tot_size(1) if shape.num_axes == 3 else shape.dim0
+        out["den_graph"] = {"states": int(states), "arcs": int(den.num_arcs)}
+    return out
 
 
 def _ddp_worker(rank: int, world: int, port: int, conf: str, lang: str, steps: int, out: str):
@@ -135,13 +182,18 @@ def run(quick: bool = False) -> dict:
     paper_conf, demo_conf = REPO / "conf" / "tdnnf.conf", REPO / "conf" / "mini" / "tdnnf.conf"
     paper_steps, demo_steps = (1, 2) if quick else (3, 6)
     with tempfile.TemporaryDirectory() as tmp:
-        lang = Path(tmp) / "lang"
-        texts = synthetic_lang(lang)
-        (lang / "texts.txt").write_text("\n".join(texts) + "\n")
-        paper = measure(paper_conf, lang, texts, steps=paper_steps)
-        demo = measure(demo_conf, lang, texts, steps=demo_steps)
-        paper2 = measure_ddp(paper_conf, lang, paper_steps)
-        demo2 = measure_ddp(demo_conf, lang, demo_steps)
+        langs = {}
+        for name, conf_dir in (("paper", REPO / "conf"), ("demo", REPO / "conf" / "mini")):
+            order = int(conf_value(conf_dir / "lang.conf", "phone-lm-order"))
+            lang = Path(tmp) / f"lang_{name}"
+            texts = synthetic_lang(lang, order)
+            (lang / "texts.txt").write_text("\n".join(texts) + "\n")
+            langs[name] = (lang, texts, order)
+        paper = measure(paper_conf, langs["paper"][0], langs["paper"][1], steps=paper_steps)
+        demo = measure(demo_conf, langs["demo"][0], langs["demo"][1], steps=demo_steps)
+        paper2 = measure_ddp(paper_conf, langs["paper"][0], paper_steps)
+        demo2 = measure_ddp(demo_conf, langs["demo"][0], demo_steps)
+        paper["phone_lm_order"], demo["phone_lm_order"] = langs["paper"][2], langs["demo"][2]
     for one, two in ((paper, paper2), (demo, demo2)):
         two["speedup"] = round(two["frames_per_s"] / one["frames_per_s"], 2)
     return {

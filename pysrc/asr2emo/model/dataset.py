@@ -28,27 +28,46 @@ from asr2emo.utils.errors import UserError
 BUCKET_BUFFER = 20000  # cuts DynamicBucketingSampler holds at once (its default)
 
 
-def _lhotse_sampler_compat() -> None:
-    """lhotse 1.33 samplers call ``Sampler.__init__()`` without ``data_source``, which torch 1.13
-    requires (torch 2 made it optional). torch's ``__init__`` does nothing, so accept no argument.
-    """
-    import inspect
+class _OptionalDataSource(torch.utils.data.Sampler):
+    """lhotse 1.33's samplers call ``Sampler.__init__()`` without ``data_source``, which torch
+    1.13 requires (torch 2 made it optional, and ignores it). Placed between lhotse's sampler
+    and torch's in the samplers below (method resolution order), it accepts the call for them
+    only, instead of patching torch's Sampler for every user of the process."""
 
-    init = torch.utils.data.Sampler.__init__
-    if getattr(init, "_asr2emo_compat", False):
-        return
-    param = inspect.signature(init).parameters.get("data_source")
-    if param is None or param.default is not inspect.Parameter.empty:
-        return  # torch >= 2: nothing to work around
-
-    def __init__(self, data_source=None) -> None:  # noqa: N807
+    def __init__(self, data_source=None) -> None:  # noqa: D107
         pass
 
-    __init__._asr2emo_compat = True  # type: ignore[attr-defined]
-    torch.utils.data.Sampler.__init__ = __init__  # type: ignore[method-assign]
+
+class BucketingSampler(DynamicBucketingSampler, _OptionalDataSource):
+    """lhotse's DynamicBucketingSampler, constructible on torch 1.13."""
 
 
-_lhotse_sampler_compat()
+class SimpleSampler(SimpleCutSampler, _OptionalDataSource):
+    """lhotse's SimpleCutSampler, constructible on torch 1.13."""
+
+
+class SkipBatches(torch.utils.data.Sampler):
+    """The batches of ``sampler``'s current epoch after the first ``skip`` (for a resumed epoch).
+
+    A lhotse sampler's epoch is a function of its seed and epoch number, so replaying it and
+    dropping the batches already trained on gives exactly the rest, without the sampler's own
+    saved state (which a DataLoader prefetching ahead would put past the training)."""
+
+    def __init__(self, sampler, skip: int = 0) -> None:
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self):
+        # lhotse samplers are their own iterators and restart on every iter(): hence next() only
+        it = iter(self.sampler)
+        skip, self.skip = self.skip, 0  # the next epoch starts at its beginning
+        for _ in range(skip):
+            if next(it, None) is None:
+                return
+        while True:
+            batch = next(it, None)
+            if batch is None:
+                return
+            yield batch
 
 
 def cut_text(cut) -> str:
@@ -86,7 +105,16 @@ def _pad_edge(arrays: List[np.ndarray]) -> torch.Tensor:
 
 
 class AsrDataset(torch.utils.data.Dataset):
-    """``__getitem__(cuts)`` -> batch dict: feats, feat_lens, ivectors, texts, cut_ids."""
+    """``__getitem__(cuts)`` -> the batch dict of N cuts (as lhotse's K2SpeechRecognitionDataset
+    documents its own; T = the longest cut's frames, T_iv = ceil(T / ivector_period))::
+
+        feats      float32 (N, T, feat_dim)     MFCC; a shorter cut repeats its last frame
+        feat_lens  int64 (N,)                   frames of each cut
+        ivectors   float32 (N, T_iv, ivector_dim)  online i-vectors (zeros if not required)
+        texts      list of N str                transcripts (supervisions joined in time order)
+        cut_ids    list of N str
+        duration   float                        seconds of audio in the batch
+    """
 
     def __init__(
         self, ivector_dim: int, ivector_period: int, require_ivectors: bool = True
@@ -113,6 +141,7 @@ class AsrDataset(torch.utils.data.Dataset):
             "ivectors": _pad_edge(ivecs),
             "texts": texts,
             "cut_ids": ids,
+            "duration": float(sum(c.duration for c in cuts)),  # seconds of audio in the batch
         }
 
 
@@ -139,7 +168,7 @@ def make_sampler(
     if shuffle and len(cuts) > BUCKET_BUFFER:
         cuts = cuts.shuffle(random.Random(seed))
     if bucketing:
-        return DynamicBucketingSampler(
+        return BucketingSampler(
             cuts,
             max_duration=max_duration,
             shuffle=shuffle,
@@ -150,7 +179,7 @@ def make_sampler(
             drop_last=world_size is not None and world_size > 1,
             buffer_size=BUCKET_BUFFER,
         )
-    return SimpleCutSampler(
+    return SimpleSampler(
         cuts,
         max_duration=max_duration,
         shuffle=shuffle,

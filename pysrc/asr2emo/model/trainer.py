@@ -1,15 +1,22 @@
 """LF-MMI training loop of the TDNN-F (stage 4): resumable, DDP-capable, logged.
 
-icefall ``train.py`` anatomy: :func:`compute_loss`, :func:`compute_validation_loss`,
-:func:`train_one_epoch`, :func:`run` (one process of a torchrun group). Choices:
+icefall ``train.py`` anatomy: ``params`` (the conf values plus what the run derives: device,
+ranks, the schedule's total), :func:`compute_loss`, :func:`compute_validation_loss`,
+:func:`train_one_epoch` ``(params, model, optimizer, loss_fn, train_dl, log, augment)``,
+:func:`load_checkpoint_if_available` / :func:`save_training_checkpoint` (they take the objects),
+:func:`run` (one process of a torchrun group). Batches are built by a ``DataLoader`` around the
+lhotse sampler (``--num-workers`` processes; 0 builds them on the training thread). Choices:
 
 - Whole utterances batched by duration (see :mod:`asr2emo.model.dataset` for why not chunks).
 - Adam; the learning rate decays exponentially with the fraction of training data seen, from
   ``--initial-lr`` to ``--final-lr`` (Kaldi's initial/final effective lrate schedule, per step).
   The dropout schedule is evaluated on the same fraction.
 - Semi-orthogonal constraint every ``--orthonormal-every`` steps (Kaldi: every 4 on average).
-- Checkpoints (model, optimizer, schedule position, sampler state, RNG, epoch, batch index)
-  every ``--save-every-n`` steps and at each epoch end; a rerun resumes from ``last_checkpoint``.
+- Checkpoints (model, optimizer, schedule position, RNG, epoch, batch index) every
+  ``--save-every-n`` steps and at each epoch end; a rerun resumes from ``last_checkpoint``. The
+  sampler is not saved: its batches are a function of the seed and the epoch, so a resumed
+  epoch replays its sampler and skips the batches already trained on (exact, also with
+  DataLoader workers prefetching ahead).
 - ``final.pt`` = average of the last ``--average-n`` epoch checkpoints.
 - Multi-process: run under ``torchrun``; gloo on CPU, nccl on CUDA; only rank 0 writes.
 """
@@ -17,9 +24,7 @@ icefall ``train.py`` anatomy: :func:`compute_loss`, :func:`compute_validation_lo
 from __future__ import annotations
 
 import argparse
-import copy
 import csv
-import inspect
 import logging
 import math
 import os
@@ -42,7 +47,7 @@ from asr2emo.model.checkpoint import (
     set_rng_state,
     write_final,
 )
-from asr2emo.model.dataset import AsrDataset, cmvn_from_cuts, make_sampler
+from asr2emo.model.dataset import AsrDataset, SkipBatches, cmvn_from_cuts, make_sampler
 from asr2emo.model.specaug import MfccSpecAugment, add_spec_augment_args, spec_augment_config
 from asr2emo.model.tdnnf import (
     TdnnfConfig,
@@ -57,6 +62,19 @@ from asr2emo.utils.errors import UserError
 from asr2emo.utils.markers import config_of, make_record, needs_run, read_marker, write_marker
 
 LOSS_KEYS = ("den_scale", "ctc_weight", "l2_regularize", "output_beam")
+
+
+class AttributeDict(dict):
+    """icefall's ``params``: a dict whose keys read and write as attributes."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
 
 
 def add_training_args(p: argparse.ArgumentParser) -> None:
@@ -84,6 +102,12 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
         "--average-n", type=positive_int, default=2, help="epochs averaged into final.pt"
     )
     p.add_argument("--log-interval", type=int, default=10, help="steps between loss log lines")
+    p.add_argument(
+        "--num-workers",
+        type=int,
+        default=0,
+        help="DataLoader processes building batches (0: on the training thread)",
+    )
     p.add_argument("--seed", type=int, default=42)
     p.add_argument(
         "--max-steps", type=int, default=0, help="stop after this global step (0: no limit)"
@@ -133,10 +157,7 @@ def build_loss(args: argparse.Namespace, device: torch.device):
     except ImportError as e:
         raise UserError(f"LF-MMI loss not available ({e}); use --loss=ctc")
     compiler = MmiGraphCompiler(args.lang_dir, device=device)
-    wanted = inspect.signature(LfMmiLoss.__init__).parameters
-    kwargs = {
-        k: getattr(args, k) for k in LOSS_KEYS if getattr(args, k) is not None and k in wanted
-    }
+    kwargs = {k: getattr(args, k) for k in LOSS_KEYS if getattr(args, k) is not None}
     return LfMmiLoss(compiler, **kwargs), num_outputs
 
 
@@ -185,14 +206,14 @@ def compute_loss(
     return loss, frames, info
 
 
-def compute_validation_loss(model, loss_fn, dataset, sampler, device) -> float:
-    """Per-frame loss over the validation cuts (eval mode, no dropout)."""
+def compute_validation_loss(model, loss_fn, valid_dl, device) -> float:
+    """Per-frame loss over the validation batches (eval mode, no dropout), summed over ranks."""
     was_training = model.training
     model.eval()
     tot, frames = 0.0, 0
     with torch.no_grad():
-        for cuts in sampler:
-            loss, n, _ = compute_loss(model, loss_fn, dataset[cuts], device)
+        for batch in valid_dl:
+            loss, n, _ = compute_loss(model, loss_fn, batch, device)
             tot += float(loss)
             frames += n
     model.train(was_training)
@@ -268,6 +289,7 @@ class LossLog:
 # Settings that do not change the trained model: where and how often it logs and checkpoints,
 # and where a bounded run stops (a larger --max-steps continues the same training).
 NOT_MODEL_SETTINGS = (
+    "num_workers",
     "train_cuts",
     "valid_cuts",
     "lang_dir",
@@ -325,78 +347,81 @@ def setup_distributed(device_arg: str) -> Tuple[int, int, torch.device]:
     return rank, world_size, device
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train (or resume) into ``args.exp_dir``; returns 0."""
-    exp_dir = Path(args.exp_dir)
-    for p in (args.train_cuts, args.valid_cuts):
-        if not Path(p).is_file():
-            raise UserError(f"cuts '{p}' do not exist; run the feature stages first")
-    config = read_model_config(args.model_config)
-    record = training_record(args, config)
-    if not needs_run(exp_dir, record, f"LF-MMI model {exp_dir}"):
-        return 0
-    torch.set_num_threads(1)
-    rank, world_size, device = setup_distributed(args.device)
-    is_main = rank == 0
-    if is_main:
-        clear_other_training(exp_dir, record)
-        write_marker(exp_dir, record, STARTED)
-    if world_size > 1:
-        dist.barrier()
-    # SpecAugment draws from Python's and numpy's generators (lhotse), dropout from torch's.
-    torch.manual_seed(args.seed + rank)
-    random.seed(args.seed + rank)
-    np.random.seed(args.seed + rank)
-
-    loss_fn, num_outputs = build_loss(args, device)
-    train_cuts = CutSet.from_file(args.train_cuts)
-    valid_cuts = CutSet.from_file(args.valid_cuts)
-    model = build_model(config, num_outputs)
-    ckpt_path = latest_checkpoint(exp_dir)
-    ckpt: Optional[Dict[str, Any]] = None
-    if ckpt_path is not None:
-        ckpt = torch.load(ckpt_path, map_location="cpu")
-        model.load_state_dict(ckpt["model"])
-        cmvn = ckpt["cmvn"]
-        logging.info(f"resuming from {ckpt_path} (epoch {ckpt['epoch']}, step {ckpt['step']})")
-    else:
-        cmvn = find_cmvn(args, train_cuts)
-        model.set_cmvn(torch.tensor(cmvn["mean"]), torch.tensor(cmvn["std"]))
-    model.to(device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.initial_lr)
-    if ckpt is not None:
-        optimizer.load_state_dict(ckpt["optimizer"])
-    ddp_model = model
-    if world_size > 1:
-        ddp_model = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-
-    dataset = AsrDataset(config.ivector_dim, config.ivector_period, args.require_ivectors)
-    augment = None
-    aug_config = spec_augment_config(args)
-    if aug_config.enabled:
-        # Hires MFCC: num_ceps == num_mel_bins == feat_dim, Kaldi's lifter 22.
-        augment = MfccSpecAugment(aug_config, config.feat_dim, config.feat_dim)
-        logging.info(f"SpecAugment (log-mel domain): {aug_config}")
-    ws = world_size if world_size > 1 else None
-    rk = rank if world_size > 1 else None
-    sampler = make_sampler(
-        train_cuts,
-        args.max_duration,
-        args.shuffle,
-        args.bucketing,
-        args.num_buckets,
-        args.seed,
-        ws,
-        rk,
+def make_dataloader(dataset, sampler, num_workers: int) -> torch.utils.data.DataLoader:
+    """icefall's loader: the sampler yields whole batches of cuts (``batch_size=None``), the
+    dataset turns each into tensors, in ``num_workers`` processes (0: in this one). Its own
+    generator: each ``iter()`` of a DataLoader draws a seed, which must not come from the
+    global generator that dropout and a resumed run's restored state rely on."""
+    return torch.utils.data.DataLoader(
+        dataset,
+        sampler=sampler,
+        batch_size=None,
+        num_workers=num_workers,
+        generator=torch.Generator().manual_seed(0),
     )
-    valid_sampler = make_sampler(valid_cuts, args.max_duration, False, False, 1, args.seed, ws, rk)
-    total_duration = sum(c.duration for c in train_cuts) * args.num_epochs
-    if total_duration <= 0:
-        raise UserError(f"{args.train_cuts}: no training audio")
 
-    meta = {
+
+def load_checkpoint_if_available(
+    params: AttributeDict, model: TdnnfModel, optimizer: torch.optim.Optimizer
+) -> Optional[Dict[str, Any]]:
+    """Restore ``model``, ``optimizer``, the schedule position (into ``params``) and this rank's
+    generators from ``last_checkpoint``; returns the checkpoint (None on a fresh start)."""
+    path = latest_checkpoint(params.exp_dir)
+    if path is None:
+        return None
+    ckpt = torch.load(path, map_location="cpu")
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    for k in ("epoch", "batch_in_epoch", "step", "consumed"):
+        params[k] = ckpt[k]
+    if ckpt.get("epoch_finished", False):
+        params.epoch += 1
+        params.batch_in_epoch = 0
+    # Each rank's own generators (dropout, SpecAugment masks) when the checkpoint has them for
+    # this many ranks; older checkpoints hold rank 0's only.
+    rngs = ckpt.get("rng_ranks") or []
+    if len(rngs) == params.world_size:
+        set_rng_state(rngs[params.rank], params.device)
+    elif ckpt.get("rng") is not None and params.rank == 0:
+        set_rng_state(ckpt["rng"], params.device)
+    logging.info(f"resuming from {path} (epoch {ckpt['epoch']}, step {ckpt['step']})")
+    return ckpt
+
+
+def save_training_checkpoint(
+    name: str,
+    params: AttributeDict,
+    model: TdnnfModel,
+    optimizer: torch.optim.Optimizer,
+    epoch_finished: bool,
+) -> None:
+    """Write ``exp_dir/name`` on rank 0 with every rank's generator states (icefall's
+    ``save_checkpoint``: called at the same step on every rank; the model is the unwrapped one)."""
+    rngs: List[Any] = [rng_state(params.device)]
+    if params.world_size > 1:
+        rngs = [None] * params.world_size
+        dist.all_gather_object(rngs, rng_state(params.device))
+    if params.rank != 0:
+        return
+    state = {k: params[k] for k in ("epoch", "batch_in_epoch", "step", "consumed")}
+    save_checkpoint(
+        params.exp_dir / name,
+        dict(
+            params.meta,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            rng=rngs[0],
+            rng_ranks=rngs,
+            epoch_finished=epoch_finished,
+            **state,
+        ),
+        params.exp_dir,
+    )
+
+
+def model_meta(args: argparse.Namespace, config: TdnnfConfig, num_outputs: int, cmvn) -> Dict:
+    """What ``final.pt`` carries besides the weights, for inference on its own."""
+    return {
         "model_config": config_to_dict(config),
         "num_outputs": num_outputs,
         "cmvn": cmvn,
@@ -415,183 +440,202 @@ def run(args: argparse.Namespace) -> int:
         "loss": args.loss,
         "train_args": {k: v for k, v in vars(args).items() if k not in ("config",)},
     }
-    state = {"epoch": 1, "batch_in_epoch": 0, "step": 0, "consumed": 0.0}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train (or resume) into ``args.exp_dir``; returns 0."""
+    params = AttributeDict(vars(args))
+    params.exp_dir = Path(args.exp_dir)
+    for p in (args.train_cuts, args.valid_cuts):
+        if not Path(p).is_file():
+            raise UserError(f"cuts '{p}' do not exist; run the feature stages first")
+    if args.num_workers < 0:
+        raise UserError(f"--num-workers must be >= 0, got {args.num_workers}")
+    config = read_model_config(args.model_config)
+    record = training_record(args, config)
+    if not needs_run(params.exp_dir, record, f"LF-MMI model {params.exp_dir}"):
+        return 0
+    torch.set_num_threads(1)
+    params.rank, params.world_size, params.device = setup_distributed(args.device)
+    is_main = params.rank == 0
+    if is_main:
+        clear_other_training(params.exp_dir, record)
+        write_marker(params.exp_dir, record, STARTED)
+    if params.world_size > 1:
+        dist.barrier()
+    # SpecAugment draws from Python's and numpy's generators (lhotse), dropout from torch's.
+    torch.manual_seed(args.seed + params.rank)
+    random.seed(args.seed + params.rank)
+    np.random.seed(args.seed + params.rank)
+
+    loss_fn, num_outputs = build_loss(args, params.device)
+    train_cuts = CutSet.from_file(args.train_cuts)
+    valid_cuts = CutSet.from_file(args.valid_cuts)
+    model = build_model(config, num_outputs)
+    params.update(epoch=1, batch_in_epoch=0, step=0, consumed=0.0)
+    resuming = latest_checkpoint(params.exp_dir) is not None
+    cmvn = None if resuming else find_cmvn(args, train_cuts)
+    if cmvn is not None:
+        model.set_cmvn(torch.tensor(cmvn["mean"]), torch.tensor(cmvn["std"]))
+    model.to(params.device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.initial_lr)
+    ckpt = load_checkpoint_if_available(params, model, optimizer)
     if ckpt is not None:
-        state = {k: ckpt[k] for k in state}
-        if ckpt.get("epoch_finished", False):
-            state["epoch"] += 1
-            state["batch_in_epoch"] = 0
-        else:
-            sampler.load_state_dict(copy.deepcopy(ckpt["sampler"]))
-        # Each rank's own generators (dropout, SpecAugment masks) when the checkpoint has them
-        # for this many ranks; older checkpoints hold rank 0's only.
-        rngs = ckpt.get("rng_ranks") or []
-        if len(rngs) == world_size:
-            set_rng_state(rngs[rank], device)
-        elif ckpt.get("rng") is not None and is_main:
-            set_rng_state(ckpt["rng"], device)
-    log = LossLog(exp_dir, is_main)
-    log.truncate_after(state["step"])
+        cmvn = ckpt["cmvn"]
+    params.meta = model_meta(args, config, num_outputs, cmvn)
+    ddp_model = model
+    if params.world_size > 1:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[params.device.index] if params.device.type == "cuda" else None
+        )
+
+    dataset = AsrDataset(config.ivector_dim, config.ivector_period, args.require_ivectors)
+    augment = None
+    aug_config = spec_augment_config(args)
+    if aug_config.enabled:
+        # Hires MFCC: num_ceps == num_mel_bins == feat_dim, Kaldi's lifter 22.
+        augment = MfccSpecAugment(aug_config, config.feat_dim, config.feat_dim)
+        logging.info(f"SpecAugment (log-mel domain): {aug_config}")
+    ws = params.world_size if params.world_size > 1 else None
+    rk = params.rank if params.world_size > 1 else None
+    sampler = make_sampler(
+        train_cuts, args.max_duration, args.shuffle, args.bucketing, args.num_buckets, args.seed,
+        ws, rk,
+    )  # fmt: skip
+    valid_sampler = make_sampler(valid_cuts, args.max_duration, False, False, 1, args.seed, ws, rk)
+    valid_dl = make_dataloader(dataset, valid_sampler, args.num_workers)
+    params.total_duration = sum(c.duration for c in train_cuts) * args.num_epochs
+    if params.total_duration <= 0:
+        raise UserError(f"{args.train_cuts}: no training audio")
+
+    log = LossLog(params.exp_dir, is_main)
+    log.truncate_after(params.step)
     if is_main:
         logging.info(
-            f"training {model.num_params():,} parameters on {device} x{world_size}, "
-            f"{args.num_epochs} epochs, loss {args.loss}"
+            f"training {model.num_params():,} parameters on {params.device} x{params.world_size}, "
+            f"{args.num_epochs} epochs, loss {args.loss}, {args.num_workers} loader worker(s)"
         )
-
-    def save(name: str, epoch_finished: bool) -> None:
-        # Called at the same step on every rank: gather all ranks' generator states.
-        rngs: List[Any] = [rng_state(device)]
-        if world_size > 1:
-            rngs = [None] * world_size
-            dist.all_gather_object(rngs, rng_state(device))
-        if not is_main:
-            return
-        full = dict(meta)
-        full.update(
-            model=model.state_dict(),
-            optimizer=optimizer.state_dict(),
-            sampler=None if epoch_finished else sampler.state_dict(),
-            rng=rngs[0],
-            rng_ranks=rngs,
-            epoch_finished=epoch_finished,
-            **state,
-        )
-        save_checkpoint(exp_dir / name, full, exp_dir)
-
     stopped = False
-    for epoch in range(state["epoch"], args.num_epochs + 1):
-        state["epoch"] = epoch
-        if state["batch_in_epoch"] == 0:
-            sampler.set_epoch(epoch)
+    for epoch in range(params.epoch, args.num_epochs + 1):
+        params.epoch = epoch
+        sampler.set_epoch(epoch)
+        train_dl = make_dataloader(
+            dataset, SkipBatches(sampler, params.batch_in_epoch), args.num_workers
+        )
         stopped = train_one_epoch(
-            args,
-            ddp_model,
-            model,
-            loss_fn,
-            dataset,
-            sampler,
-            optimizer,
-            state,
-            total_duration,
-            world_size,
-            device,
-            log,
-            save,
-            is_main,
-            augment,
+            params, ddp_model, model, optimizer, loss_fn, train_dl, log, augment
         )
         if stopped:
             break
-        valid = compute_validation_loss(model, loss_fn, dataset, valid_sampler, device)
+        valid = compute_validation_loss(model, loss_fn, valid_dl, params.device)
         if is_main:
             logging.info(f"epoch {epoch}: valid loss {valid:.4f} per frame")
-            log.add(step=state["step"], epoch=epoch, valid_loss=f"{valid:.5f}")
+            log.add(step=params.step, epoch=epoch, valid_loss=f"{valid:.5f}")
             log.plot()
-        state["batch_in_epoch"] = 0
-        save(f"epoch-{epoch}.pt", epoch_finished=True)
-    if world_size > 1:
+        params.batch_in_epoch = 0
+        save_training_checkpoint(f"epoch-{epoch}.pt", params, model, optimizer, True)
+    if params.world_size > 1:
         dist.barrier()
     if is_main:
         log.plot()
         if not stopped:
-            write_final(exp_dir, args.average_n)
-            write_marker(exp_dir, record)
-    if world_size > 1:
+            write_final(params.exp_dir, args.average_n)
+            write_marker(params.exp_dir, record)
+    if params.world_size > 1:
         dist.destroy_process_group()
     return 0
 
 
 def train_one_epoch(
-    args,
-    ddp_model,
+    params: AttributeDict,
+    ddp_model: torch.nn.Module,
     model: TdnnfModel,
+    optimizer: torch.optim.Optimizer,
     loss_fn,
-    dataset,
-    sampler,
-    optimizer,
-    state: Dict,
-    total_duration: float,
-    world_size: int,
-    device,
+    train_dl: torch.utils.data.DataLoader,
     log: LossLog,
-    save,
-    is_main: bool,
     augment: Optional[MfccSpecAugment] = None,
 ) -> bool:
-    """One pass over the sampler (from where it stands); True when --max-steps stopped it."""
+    """One pass over ``train_dl`` (from where the epoch stands); True when --max-steps stopped
+    it. ``ddp_model`` is what runs the batches (DDP-wrapped or not), ``model`` the unwrapped one
+    (schedules, constraints, checkpoints)."""
     model.train()
-    ratio = args.final_lr / args.initial_lr
+    is_main = params.rank == 0
+    ratio = params.final_lr / params.initial_lr
     tot_loss, tot_frames, t_start, win_frames = 0.0, 0, time.time(), 0
     lr, fps, failed = optimizer.param_groups[0]["lr"], 0.0, 0
-    if args.max_steps and state["step"] >= args.max_steps:
+    if params.max_steps and params.step >= params.max_steps:
         return True
     bar = tqdm(
-        desc=f"epoch {state['epoch']}",
+        desc=f"epoch {params.epoch}",
         disable=not is_main,
-        initial=state["batch_in_epoch"],
+        initial=params.batch_in_epoch,
         unit="batch",
         dynamic_ncols=True,
     )
-    for cuts in sampler:
-        progress = min(state["consumed"] / total_duration, 1.0)
-        lr = args.initial_lr * ratio**progress
+    for batch in train_dl:
+        progress = min(params.consumed / params.total_duration, 1.0)
+        lr = params.initial_lr * ratio**progress
         for g in optimizer.param_groups:
             g["lr"] = lr
         model.set_dropout(progress)
-        batch = dataset[cuts]
         if augment is not None:
             batch["feats"] = augment(batch["feats"], batch["feat_lens"])
-        loss, frames, info = compute_loss(ddp_model, loss_fn, batch, device)
+        loss, frames, info = compute_loss(ddp_model, loss_fn, batch, params.device)
         failed += int(info.get("num_failed", 0))
         optimizer.zero_grad()
         (loss / max(frames, 1)).backward()
-        if args.max_grad_norm > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+        if params.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
         optimizer.step()
-        state["step"] += 1
-        state["batch_in_epoch"] += 1
-        state["consumed"] += sum(c.duration for c in cuts) * world_size
-        if args.orthonormal_every > 0 and state["step"] % args.orthonormal_every == 0:
+        params.step += 1
+        params.batch_in_epoch += 1
+        params.consumed += float(batch["duration"]) * params.world_size
+        if params.orthonormal_every > 0 and params.step % params.orthonormal_every == 0:
             model.constrain_orthonormal()
         value = float(loss.detach()) / max(frames, 1)
         if not math.isfinite(value):
-            raise RuntimeError(f"non-finite loss at step {state['step']} (cuts {batch['cut_ids']})")
+            raise RuntimeError(f"non-finite loss at step {params.step} (cuts {batch['cut_ids']})")
         tot_loss += float(loss.detach())
         tot_frames += frames
         win_frames += int(batch["feat_lens"].sum())
-        fps = win_frames * world_size / max(time.time() - t_start, 1e-6)
+        fps = win_frames * params.world_size / max(time.time() - t_start, 1e-6)
         bar.update(1)
         bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}", fps=f"{fps:.0f}")
-        if is_main and state["step"] % args.log_interval == 0:
+        if is_main and params.step % params.log_interval == 0:
             logging.info(
-                f"epoch {state['epoch']} step {state['step']}: loss "
+                f"epoch {params.epoch} step {params.step}: loss "
                 f"{tot_loss / max(tot_frames, 1):.4f} per frame, lr {lr:.3e}, "
                 f"{fps:.0f} input frames/s"
                 + (f", {failed} sequences left out (empty numerator)" if failed else "")
             )
             log.add(
-                step=state["step"],
-                epoch=state["epoch"],
+                step=params.step,
+                epoch=params.epoch,
                 progress=f"{progress:.4f}",
                 lr=f"{lr:.3e}",
                 train_loss=f"{tot_loss / max(tot_frames, 1):.5f}",
                 frames_per_s=f"{fps:.0f}",
             )
             tot_loss, tot_frames = 0.0, 0
-        if args.save_every_n > 0 and state["step"] % args.save_every_n == 0:
-            save(f"checkpoint-{state['step']}.pt", epoch_finished=False)
+        if params.save_every_n > 0 and params.step % params.save_every_n == 0:
+            save_training_checkpoint(
+                f"checkpoint-{params.step}.pt", params, model, optimizer, False
+            )
             if is_main:
-                remove_old_step_checkpoints(args.exp_dir, args.keep_last_k)
-        if args.max_steps and state["step"] >= args.max_steps:
+                remove_old_step_checkpoints(params.exp_dir, params.keep_last_k)
+        if params.max_steps and params.step >= params.max_steps:
             bar.close()
-            save(f"checkpoint-{state['step']}.pt", epoch_finished=False)
-            logging.info(f"stopping at step {state['step']} (--max-steps)")
+            save_training_checkpoint(
+                f"checkpoint-{params.step}.pt", params, model, optimizer, False
+            )
+            logging.info(f"stopping at step {params.step} (--max-steps)")
             return True
     bar.close()
     if is_main and tot_frames:
         log.add(
-            step=state["step"],
-            epoch=state["epoch"],
+            step=params.step,
+            epoch=params.epoch,
             lr=f"{lr:.3e}",
             train_loss=f"{tot_loss / tot_frames:.5f}",
             frames_per_s=f"{fps:.0f}",
