@@ -159,7 +159,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   log "Stage 5: decode dev/test, WER"
   require_step steps/decode.sh "stage 5 (decoding)"
   for part in dev test; do
-    steps/decode.sh --device $device --config $conf_dir/decode.conf $exp_dir/tdnnf $lang \
+    steps/decode.sh --device $device --num-threads $nj --config $conf_dir/decode.conf $exp_dir/tdnnf $lang \
       $fbank/tedlium2_cuts_${part}_ivec.jsonl.gz $exp_dir/tdnnf/decode_$part
   done
 fi
@@ -177,14 +177,14 @@ fi
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   log "Stage 7: bottleneck extraction"
   require_step steps/extract_bottleneck.sh "stage 7 (bottleneck extraction)"
-  steps/extract_bottleneck.sh --device $device --config $conf_dir/bottleneck.conf $exp_dir/tdnnf \
+  steps/extract_bottleneck.sh --device $device --num-threads $nj --config $conf_dir/bottleneck.conf $exp_dir/tdnnf \
     $fbank/iemocap_cuts_all_ivec.jsonl.gz $exp_dir/bottleneck
 fi
 
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then
   log "Stage 8: emotion head, leave-one-session-out CV"
   require_step steps/train_emotion.sh "stage 8 (emotion head)"
-  steps/train_emotion.sh --device $device --config $conf_dir/emotion.conf $exp_dir/bottleneck \
+  steps/train_emotion.sh --device $device --num-threads $nj --config $conf_dir/emotion.conf $exp_dir/bottleneck \
     $exp_dir/emotion
 fi
 

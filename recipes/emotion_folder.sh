@@ -102,13 +102,13 @@ fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   log "Stage 3: bottleneck of $asr_exp_dir/tdnnf"
   [ -x steps/extract_bottleneck.sh ] || not_implemented "bottleneck extraction (steps/extract_bottleneck.sh)"
-  steps/extract_bottleneck.sh --device $device --config $conf_dir/bottleneck.conf $asr_exp_dir/tdnnf \
+  steps/extract_bottleneck.sh --device $device --num-threads $nj --config $conf_dir/bottleneck.conf $asr_exp_dir/tdnnf \
     $fbank/${name}_cuts_all_ivec.jsonl.gz $exp_dir/bottleneck
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   log "Stage 4: emotion head, leave-speaker-group-out CV, deployable model"
-  steps/train_emotion.sh --device $device --config $conf_dir/emotion.conf \
+  steps/train_emotion.sh --device $device --num-threads $nj --config $conf_dir/emotion.conf \
     --acoustic-model-dir $asr_exp_dir/tdnnf --ivector-dir $asr_exp_dir/ivector \
     $exp_dir/bottleneck $exp_dir/emotion
 fi

@@ -4,11 +4,13 @@
 set -euo pipefail
 
 device=cpu
+num_threads=1
 config=
 help_message="Usage: $0 [options] <model-dir> <lang-dir> <cuts> <decode-dir>
   e.g.: $0 --config conf/decode.conf exp/tdnnf data/lang data/fbank/tedlium2_cuts_test_ivec.jsonl.gz exp/tdnnf/decode_test
 Options:
   --device DEV        cpu, cuda or cuda:N (default: $device)
+  --num-threads N       torch intra-op threads on the CPU (default: $num_threads)
   --config FILE       conf/decode.conf-style file, passed to 'asr2emo decode'
                       (its keys: --search-beam --output-beam --min-active-states
                        --max-active-states --max-duration)"
@@ -34,5 +36,6 @@ decode_dir=$4
 mkdir -p "$decode_dir/log"
 log "decode: $cuts -> $decode_dir (log: $decode_dir/log/decode.log)"
 asr2emo decode ${config:+--config "$config"} --device "$device" \
+  --num-threads "$num_threads" \
   --log-file "$decode_dir/log/decode.log" "$model_dir" "$lang_dir" "$cuts" "$decode_dir"
 log "$(cat "$decode_dir/wer.txt")"

@@ -4,11 +4,13 @@
 set -euo pipefail
 
 device=cpu
+num_threads=1
 config=
 help_message="Usage: $0 [options] <model-dir> <in-cuts> <out-dir>
   e.g.: $0 --config conf/bottleneck.conf exp/tdnnf data/fbank/iemocap_cuts_all_ivec.jsonl.gz exp/bottleneck
 Options:
   --device DEV        cpu, cuda or cuda:N (default: $device)
+  --num-threads N       torch intra-op threads on the CPU (default: $num_threads)
   --config FILE       conf/bottleneck.conf-style file, passed to 'asr2emo extract-bottleneck'
                       (its keys: --layers=tdnnf12[,tdnnf13,prefinal,...] --chunk-size)"
 
@@ -31,5 +33,6 @@ out_dir=$3
 mkdir -p "$out_dir/log"
 log "extract-bottleneck: $in_cuts -> $out_dir (log: $out_dir/log/extract_bottleneck.log)"
 asr2emo extract-bottleneck ${config:+--config "$config"} --device "$device" \
+  --num-threads "$num_threads" \
   --log-file "$out_dir/log/extract_bottleneck.log" "$model_dir" "$in_cuts" "$out_dir"
 log "done: $out_dir"

