@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Emotion baselines on exactly the folds of stage 8, and the comparison table against the
-# transfer system (issue 7): eGeMAPS + SVM, MFCC statistics + logistic regression, offline
+# transfer system: eGeMAPS + SVM, MFCC statistics + logistic regression, offline
 # i-vector + logistic regression, and the TDNN-F + head trained from scratch on the emotion data.
 # Run from the recipe root after run.sh stage 8 (or without it: then there is no transfer row
 # and no fold check). For the paper recipe's IEMOCAP:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Dimensional emotion (issue 7): valence, arousal and dominance regression from the stage-7
+# Dimensional emotion: valence, arousal and dominance regression from the stage-7
 # bottleneck frames on the folds of stage 8, with CCC / Pearson r / MSE per dimension against a
 # mean predictor and eGeMAPS + ridge regression. Needs IEMOCAP-style evaluator ratings in the
 # supervisions (folder corpora have none). Run from the recipe root after run.sh stage 7:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fine-tuning strategies (issue 7): the frozen TDNN-F of the paper (k=0, = stage 8) vs training
+# Fine-tuning strategies: the frozen TDNN-F of the paper (k=0, = stage 8) vs training
 # the top k TDNN-F layers ending at the bottleneck layer together with the emotion head, on the
 # folds of stage 8 (same emotion.conf). Run from the recipe root after run.sh stage 6:
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Layer sweep (issue 7, the paper's Table 2 generalized): UA of the emotion head on every TDNN-F
+# Layer sweep (the paper's Table 2 generalized): UA of the emotion head on every TDNN-F
 # layer (tdnn1, tdnnf2 .. tdnnfN, prefinal), on exactly the folds of stage 8 (same emotion.conf).
 # Run from the recipe root after run.sh stage 6 (features + i-vectors) and stage 4 (model):
 #

@@ -166,7 +166,7 @@ TINY = """--num-layers=7
 
 def train_yesno_tdnnf(work: Path) -> Path:
     from asr2emo.cli import main as cli
-    from asr2emo.model.toydata import yesno_cuts, yesno_lang, yesno_split
+    from yesno import yesno_cuts, yesno_lang, yesno_split
 
     """The tiny TDNN-F trained on the yes/no train half; returns its exp dir (also holds
     ``test.jsonl.gz`` and ``lang/``). Shared by this test and the transcribe tests."""

@@ -1,4 +1,4 @@
-"""Bad corpora through the real recipe (issue 8): missing corpus directories, wrong layouts, and
+"""Bad corpora through the real recipe: missing corpus directories, wrong layouts, and
 corpora holding empty, truncated or non-audio files, malformed .stm / EmoEvaluation lines and
 unknown emotion labels. A user error gives one error line saying what, where and what to do;
 a bad file is skipped, counted and named in the stage log; never a Python traceback.

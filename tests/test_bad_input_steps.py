@@ -1,4 +1,4 @@
-"""Bad settings and odd data at the step level (issue 8), through the real steps/*.sh scripts on
+"""Bad settings and odd data at the step level, through the real steps/*.sh scripts on
 the products of the micro reference run: conf files with an unknown key or a bad value (MFCC,
 i-vector extractor, LF-MMI, emotion head), a layer the model does not have, an utterance shorter
 than the network's context, and a CV fold whose training data lacks a class.

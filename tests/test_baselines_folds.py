@@ -17,8 +17,8 @@ from asr2emo.baselines.folds import (
     stage8_folds,
 )
 from asr2emo.baselines.utterances import table_from_manifests
+from asr2emo.bench.synthetic import make_synthetic_cuts
 from asr2emo.emotion.data import load_frames
-from asr2emo.emotion.synthetic import make_synthetic_cuts
 from asr2emo.emotion.train import HeadConfig, cross_validate
 from asr2emo.utils.errors import UserError
 

@@ -14,8 +14,8 @@ from lhotse import CutSet
 from asr2emo.cli import main as cli
 from asr2emo.model import load_model
 from asr2emo.model.tdnnf import TdnnfConfig, TdnnfModel, config_to_dict
-from asr2emo.model.toydata import yesno_cuts
 from conftest import REPO, SHARED_DATA
+from yesno import yesno_cuts
 
 YESNO = SHARED_DATA / "yesno" / "waves_yesno"
 pytestmark = pytest.mark.skipif(not YESNO.is_dir(), reason=f"{YESNO} not present")

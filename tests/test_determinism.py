@@ -1,4 +1,4 @@
-"""Determinism (issue 8): two uninterrupted runs with the same seeds give identical products on the
+"""Determinism: two uninterrupted runs with the same seeds give identical products on the
 micro demo corpora: stage 0 manifests (and corpora), stage 2 features + CMVN, stage 3 extractor +
 i-vectors, stage 8 metrics.json.
 

@@ -8,12 +8,12 @@ import pytest
 import torch
 from lhotse import CutSet
 
+from asr2emo.bench.synthetic import make_synthetic_cuts
 from asr2emo.bin import train_dimensional
 from asr2emo.dimensional.data import load_dimensional
 from asr2emo.dimensional.metrics import ccc, ccc_loss, mse, pearson
 from asr2emo.dimensional.train import RegConfig, cross_validate_dimensional
 from asr2emo.emotion.folds import make_folds
-from asr2emo.emotion.synthetic import make_synthetic_cuts
 from asr2emo.utils.errors import UserError
 
 X = [1.0, 2.0, 3.0, 4.0]

@@ -4,7 +4,7 @@ import json
 import os
 import subprocess
 
-from asr2emo.emotion.synthetic import make_synthetic_cuts
+from asr2emo.bench.synthetic import make_synthetic_cuts
 from asr2emo.utils.io import mark_done
 from conftest import REPO
 

@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from asr2emo.bench.synthetic import make_synthetic_cuts
 from asr2emo.bin import train_emotion
 from asr2emo.emotion.data import load_frames
 from asr2emo.emotion.head import load_head
-from asr2emo.emotion.synthetic import make_synthetic_cuts
 from asr2emo.emotion.train import HeadConfig, cross_validate
 from asr2emo.utils.io import mark_done
 

@@ -5,10 +5,10 @@ import json
 import pytest
 import torch
 
+from asr2emo.bench.synthetic import make_random_model_dir
 from asr2emo.bin import export, predict
 from asr2emo.emotion.aggregate import aggregate
 from asr2emo.emotion.head import load_head
-from asr2emo.emotion.synthetic import make_random_model_dir
 from asr2emo.model import load_model
 from asr2emo.utils.errors import UserError
 from conftest import write_tone

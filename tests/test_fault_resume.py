@@ -1,4 +1,4 @@
-"""Fault suite (issue 8): SIGKILL ``./run.sh --stage N --stop-stage N`` part-way, rerun the same
+"""Fault suite: SIGKILL ``./run.sh --stage N --stop-stage N`` part-way, rerun the same
 command, and check that it completes, that nothing the killed run left was taken for finished
 work, and that the products equal those of an uninterrupted run (stages 0, 2, 3, 4 and 8, on the
 micro demo corpora).

@@ -1,4 +1,4 @@
-"""i-vectors on the (micro) demo TED-LIUM corpus separate its synthetic speakers (issue 4)."""
+"""i-vectors on the (micro) demo TED-LIUM corpus separate its synthetic speakers."""
 
 from __future__ import annotations
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from asr2emo.bench.synthetic import make_random_model_dir
 from asr2emo.bin import predict
 from asr2emo.emotion.predict import EmotionPredictor
-from asr2emo.emotion.synthetic import make_random_model_dir
 from conftest import write_tone
 
 CLASSES = ["ang", "exc", "neu", "sad"]

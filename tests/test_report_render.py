@@ -4,9 +4,9 @@ import json
 
 from lhotse import SupervisionSet
 
+from asr2emo.bench.synthetic import make_synthetic_cuts
 from asr2emo.bin import make_report
 from asr2emo.emotion.data import load_frames
-from asr2emo.emotion.synthetic import make_synthetic_cuts
 from asr2emo.emotion.train import HeadConfig, cross_validate
 from asr2emo.report.collect import read_wer
 from asr2emo.report.render import build_report

@@ -11,15 +11,15 @@ import pytest
 import torch
 from lhotse import SupervisionSet
 
+from asr2emo.bench.synthetic import make_synthetic_cuts
 from asr2emo.bin import train_emotion
 from asr2emo.cli import main as cli
 from asr2emo.emotion.head import load_head
-from asr2emo.emotion.synthetic import make_synthetic_cuts
 from asr2emo.model.tdnnf import TdnnfConfig, TdnnfModel, config_to_dict
-from asr2emo.model.toydata import yesno_cuts
 from asr2emo.utils.markers import make_record, stale_reason, write_marker
 from conftest import REPO, SHARED_DATA, write_tone
 from test_data_iemocap import make_corpus
+from yesno import yesno_cuts
 
 YESNO = SHARED_DATA / "yesno" / "waves_yesno"
 

@@ -19,9 +19,9 @@ from asr2emo.lfmmi.loss import LfMmiLoss
 from asr2emo.model.checkpoint import latest_checkpoint
 from asr2emo.model.dataset import AsrDataset
 from asr2emo.model.tdnnf import TdnnfModel, read_model_config
-from asr2emo.model.toydata import yesno_cuts, yesno_lang, yesno_split
 from asr2emo.model.trainer import compute_loss
 from conftest import REPO, SHARED_DATA
+from yesno import yesno_cuts, yesno_lang, yesno_split
 
 YESNO = SHARED_DATA / "yesno" / "waves_yesno"
 TINY = """--num-layers=7

@@ -4,7 +4,7 @@
 # Idempotent: a stamp (.venv/.asr2emo-stamp) holds a hash of the requirement files and of this
 # script; when it matches and the core imports work, the script returns in about a second.
 #
-# What it installs (see DESIGN.md section 5):
+# What it installs (README, 'Two commands'):
 #   - Debian packages espeak-ng sox libsndfile1 (apt-get, only when root and missing);
 #   - .venv with pip==23.2.1: newer pips reject the k2 wheel's "py3.11" tag;
 #   - requirements.txt (pinned: torch==1.13.1, numpy<2, lhotse==1.33.0, ...) + requirements-dev.txt;

@@ -1,4 +1,4 @@
-"""Baselines on exactly the cross-validation folds of stage 8 (issue 7, item 1).
+"""Baselines on exactly the cross-validation folds of stage 8.
 
 eGeMAPS functionals + SVM, hires-MFCC statistics + logistic regression and offline i-vectors +
 logistic regression (scikit-learn pipelines standardized on the training fold only), and the

@@ -3,7 +3,7 @@
 One file at a time through :class:`asr2emo.emotion.predict.EmotionPredictor` (what the verb runs
 per file): read, downmix, resample to 16 kHz, hires MFCC, online i-vectors, the frozen TDNN-F up
 to layer 12, the emotion head. The model dir holds random parts of the real kinds and sizes
-(:func:`asr2emo.emotion.synthetic.make_random_model_dir`; the cost does not depend on the
+(:func:`asr2emo.bench.synthetic.make_random_model_dir`; the cost does not depend on the
 values): paper size = conf/tdnnf.conf + UBM 512 / i-vector dim 100 (conf/ivector.conf).
 Inputs: 44.1 kHz stereo wav files of 1, 10 and 60 s (a tone plus noise). The figure is the RTF
 on the 60 s file; ``growth`` is seconds per file for each length and cost(60 s) / cost(10 s)
@@ -65,8 +65,8 @@ def breakdown(predictor, wav: Path, reps: int) -> Dict[str, float]:
 
 def measure(size: str, quick: bool = False) -> Dict:
     """RTF and cost growth of predict_file for one model size, in this process."""
+    from asr2emo.bench.synthetic import make_random_model_dir
     from asr2emo.emotion.predict import EmotionPredictor
-    from asr2emo.emotion.synthetic import make_random_model_dir
     from asr2emo.model.tdnnf import read_model_config
 
     torch.set_num_threads(1)

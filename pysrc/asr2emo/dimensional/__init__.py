@@ -1,3 +1,3 @@
-"""Dimensional emotion (issue 7, item 3): valence, arousal and dominance regression from the
+"""Dimensional emotion: valence, arousal and dominance regression from the
 ASR bottleneck frames on stage 8's folds, scored with CCC, Pearson r and MSE against a
 mean predictor and an eGeMAPS + ridge regression baseline."""

@@ -1,4 +1,4 @@
-"""The TDNN-F acoustic model of Kaldi ``tedlium/s5_r2`` ``tdnn_1g`` (DESIGN.md section 7).
+"""The TDNN-F acoustic model of Kaldi tedlium/s5_r2 tdnn_1g (local/chain/tuning/run_tdnn_1g.sh).
 
 input: Append(t-1, t, t+1) of CMVN-normalized 40-dim MFCC + the 100-dim online i-vector of the
 frame -> ``lda`` (affine, identity-initialized, learned) -> ``tdnn1`` (affine + relu + batchnorm)

@@ -1,4 +1,4 @@
-"""Report sections beyond the paper (issue 7): baselines on stage 8's folds, dimensional emotion.
+"""Report sections beyond the paper: baselines on stage 8's folds, dimensional emotion.
 
 Each renderer reads the outputs of its recipe and returns ``(markdown lines, dict for the
 report's metrics.json)``; the dict is None (and the section says "not run") when the recipe has

@@ -1,4 +1,4 @@
-"""Figures published by Zhou & Beigi (see DESIGN.md section 1), printed beside ours."""
+"""Figures published by Zhou & Beigi (Tables 1-3 and quoted baselines), printed beside ours."""
 
 CLASSES = ["ang", "exc", "neu", "sad"]
 

@@ -1,4 +1,4 @@
-"""Layer sweep and fine-tuning report sections (issue 7), and the sweep's own files.
+"""Layer sweep and fine-tuning report sections, and the sweep's own files.
 
 Layer sweep (``recipes/layer_sweep.sh``): one stage-8 ``metrics.json`` per layer under
 ``<sweep-dir>/emotion/<layer>/``; the table gives UA/WA (mean over folds) and the Session-5 UA
