@@ -1,0 +1,139 @@
+"""utils/run.pl and utils/slurm.pl, Kaldi's job-runner convention: the same arguments, per-job
+logs with Kaldi's header and trailer, failures reported by job. slurm.pl runs against a real
+single-node Slurm (Debian's slurm-wlm and munge) that the test starts as root; where it
+cannot be started the test says why and is skipped. run.pl is always tested."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+RUNNERS = {"run.pl": REPO / "utils" / "run.pl", "slurm.pl": REPO / "utils" / "slurm.pl"}
+
+
+def _run(runner: str, *args: str, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(RUNNERS[runner]), *args], capture_output=True, text=True, timeout=300, env=env
+    )
+
+
+def _check_runner(runner: str, tmp_path: Path, env=None) -> None:
+    logs = tmp_path / runner / "log"
+    r = _run(runner, "JOB=1:3", str(logs / "echo.JOB.log"), "echo", "job", "JOB", env=env)
+    assert r.returncode == 0, r.stderr
+    for j in (1, 2, 3):
+        text = (logs / f"echo.{j}.log").read_text().splitlines()
+        assert text[0] == f"# echo job {j}" and text[1].startswith("# Started at")
+        assert f"job {j}" in text and text[-1].startswith("# Ended (code 0)")
+    # one job of three fails: non-zero status, one line naming the count and the logs
+    r = _run(runner, "--max-jobs-run", "2", "JOB=1:3", str(logs / "t.JOB.log"),
+             "test", "JOB", "-ne", "2", env=env)  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"{runner}: 1 / 3 failed, log is in {logs / 't.JOB.log'}"
+    assert "# Ended (code 1)" in (logs / "t.2.log").read_text()
+    # a pipe given as "\|" and an argument with spaces kept as one word
+    r = _run(runner, str(logs / "pipe.log"), "echo", "a b", "|", "tr", "a", "c", env=env)
+    assert r.returncode == 0 and "c b" in (logs / "pipe.log").read_text().splitlines()
+    r = _run(runner, "JOB=1:2", str(logs / "nojob.log"), "true", env=env)
+    assert r.returncode == 1 and "must contain JOB" in r.stderr
+
+
+def test_run_pl(tmp_path):
+    _check_runner("run.pl", tmp_path)
+    start = time.time()
+    r = _run("run.pl", "JOB=1:2", str(tmp_path / "s.JOB.log"), "sleep", "1")
+    assert r.returncode == 0 and time.time() - start < 1.9  # the jobs ran side by side
+
+
+def _start_slurm(d: Path) -> dict:
+    """A one-node Slurm (slurmctld + slurmd, munge auth) configured under ``d``; returns the
+    environment its clients need. pytest.skip with the reason when it cannot start."""
+    if os.geteuid() != 0:
+        pytest.skip("starting slurmctld/slurmd/munged needs root")
+    if shutil.which("slurmctld") is None and shutil.which("apt-get"):
+        r = subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "slurm-wlm", "munge"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
+        if r.returncode != 0:
+            pytest.skip(f"cannot install slurm-wlm/munge: {r.stderr.strip()[-300:]}")
+    for tool in ("slurmctld", "slurmd", "munged", "sbatch", "squeue"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not available")
+    host = socket.gethostname().split(".")[0]
+    (d / "state").mkdir(parents=True)
+    (d / "spool").mkdir()
+    conf = d / "slurm.conf"
+    conf.write_text(
+        "\n".join(
+            [
+                "ClusterName=asr2emo-test",
+                f"SlurmctldHost={host}",
+                "SlurmUser=root",
+                "SlurmdUser=root",
+                "AuthType=auth/munge",
+                f"StateSaveLocation={d}/state",
+                f"SlurmdSpoolDir={d}/spool",
+                f"SlurmctldPidFile={d}/slurmctld.pid",
+                f"SlurmdPidFile={d}/slurmd.pid",
+                f"SlurmctldLogFile={d}/slurmctld.log",
+                f"SlurmdLogFile={d}/slurmd.log",
+                "ProctrackType=proctrack/linuxproc",
+                "TaskPlugin=task/none",
+                "SelectType=select/cons_tres",
+                "SelectTypeParameters=CR_Core",
+                "ReturnToService=2",
+                "MpiDefault=none",
+                "JobCompType=jobcomp/none",
+                "AccountingStorageType=accounting_storage/none",
+                "SlurmctldPort=16817",
+                "SlurmdPort=16818",
+                f"NodeName={host} CPUs={os.cpu_count()} RealMemory=1000 State=UNKNOWN",
+                "PartitionName=test Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+            ]
+        )
+        + "\n"
+    )
+    env = dict(os.environ, SLURM_CONF=str(conf))
+    munge_run = Path("/run/munge")
+    munge_run.mkdir(exist_ok=True)
+    shutil.chown(munge_run, "munge", "munge")
+    ok = subprocess.run(["munge", "-n"], capture_output=True).returncode == 0
+    if not ok:
+        subprocess.run(["su", "-s", "/bin/sh", "munge", "-c", "munged"], capture_output=True)
+    for daemon in ("slurmctld", "slurmd"):
+        r = subprocess.run([daemon, "-f", str(conf)], capture_output=True, text=True, env=env)
+        if r.returncode != 0:
+            pytest.skip(f"{daemon} did not start: {(r.stderr or r.stdout).strip()[-300:]}")
+    for _ in range(30):
+        r = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, env=env)
+        if r.returncode == 0 and r.stdout.strip() in ("idle", "mixed"):
+            return env
+        time.sleep(1)
+    pytest.skip(f"the Slurm node did not become idle (sinfo: {r.stdout.strip() or r.stderr})")
+
+
+def _stop_slurm(d: Path) -> None:
+    for name in ("slurmd", "slurmctld"):
+        pid = d / f"{name}.pid"
+        if pid.is_file():
+            subprocess.run(["kill", pid.read_text().strip()], capture_output=True)
+
+
+def test_slurm_pl_on_a_real_one_node_cluster(tmp_path):
+    d = tmp_path / "slurm"
+    try:
+        env = _start_slurm(d)
+        _check_runner("slurm.pl", tmp_path, env)
+    finally:
+        _stop_slurm(d)
