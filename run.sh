@@ -98,6 +98,7 @@ fi
 
 utils/setup_env.sh
 . ./path.sh
+. ./cmd.sh  # train_cmd / decode_cmd: the job runner of every --nj step
 
 manifests=$data_dir/manifests
 fbank=$data_dir/fbank
@@ -131,7 +132,7 @@ fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   log "Stage 2: TED-LIUM hires MFCC, speed perturbation, CMVN"
   require_step steps/make_mfcc.sh "stage 2 (MFCC)"
-  steps/make_mfcc.sh --nj $nj --config $conf_dir/mfcc_hires.conf --speed-perturb true \
+  steps/make_mfcc.sh --nj $nj --cmd "$train_cmd" --config $conf_dir/mfcc_hires.conf --speed-perturb true \
     $manifests tedlium2 $fbank
 fi
 
@@ -141,7 +142,7 @@ if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   steps/train_ivector_extractor.sh --nj $nj --config $conf_dir/ivector.conf \
     $fbank/tedlium2_cuts_train.jsonl.gz $exp_dir/ivector
   for part in train dev test; do
-    steps/extract_ivectors.sh --nj $nj $exp_dir/ivector $fbank/tedlium2_cuts_$part.jsonl.gz \
+    steps/extract_ivectors.sh --nj $nj --cmd "$train_cmd" $exp_dir/ivector $fbank/tedlium2_cuts_$part.jsonl.gz \
       $fbank/tedlium2_cuts_${part}_ivec.jsonl.gz
   done
 fi
@@ -168,9 +169,9 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   log "Stage 6: IEMOCAP hires MFCC + online i-vectors"
   require_step steps/make_mfcc.sh "stage 6 (MFCC)"
   require_step steps/extract_ivectors.sh "stage 6 (i-vectors)"
-  steps/make_mfcc.sh --nj $nj --config $conf_dir/mfcc_hires.conf --speed-perturb false \
+  steps/make_mfcc.sh --nj $nj --cmd "$train_cmd" --config $conf_dir/mfcc_hires.conf --speed-perturb false \
     $manifests iemocap $fbank
-  steps/extract_ivectors.sh --nj $nj $exp_dir/ivector $fbank/iemocap_cuts_all.jsonl.gz \
+  steps/extract_ivectors.sh --nj $nj --cmd "$train_cmd" $exp_dir/ivector $fbank/iemocap_cuts_all.jsonl.gz \
     $fbank/iemocap_cuts_all_ivec.jsonl.gz
 fi
 

@@ -5,10 +5,13 @@
 set -euo pipefail
 
 nj=1
+cmd=
 
 help_message="Usage: $0 [options] <ivector-dir> <in-cuts> <out-cuts>
  e.g.: $0 --nj 2 exp/ivector data/fbank/tedlium2_cuts_dev.jsonl.gz data/fbank/tedlium2_cuts_dev_ivec.jsonl.gz
 Options:
+  --cmd CMD               job runner of the --nj jobs, as in Kaldi (utils/run.pl, utils/slurm.pl;
+                          run.sh passes \$train_cmd of cmd.sh); empty: local processes
   --nj N     parallel jobs (default: $nj)"
 
 . utils/lib.sh
@@ -25,4 +28,4 @@ out_cuts=$3
 mkdir -p "$(dirname "$out_cuts")/log"
 
 log "Online i-vectors with $ivector_dir: $in_cuts -> $out_cuts"
-asr2emo extract-ivectors --nj "$nj" "$ivector_dir" "$in_cuts" "$out_cuts"
+asr2emo extract-ivectors --nj "$nj" ${cmd:+--cmd "$cmd"} "$ivector_dir" "$in_cuts" "$out_cuts"

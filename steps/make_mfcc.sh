@@ -6,12 +6,15 @@
 set -euo pipefail
 
 nj=1
+cmd=
 config=
 speed_perturb=false
 
 help_message="Usage: $0 [options] <manifest-dir> <corpus> <fbank-dir>
  e.g.: $0 --nj 2 --config conf/mfcc_hires.conf --speed-perturb true data/manifests tedlium2 data/fbank
 Options:
+  --cmd CMD               job runner of the --nj jobs, as in Kaldi (utils/run.pl, utils/slurm.pl;
+                          run.sh passes \$train_cmd of cmd.sh); empty: local processes
   --nj N                  parallel jobs (default: $nj)
   --config FILE           MFCC options as Kaldi --key=value lines (conf/mfcc_hires.conf), passed to
                           'asr2emo compute-mfcc' (see its --help for the keys)
@@ -31,5 +34,6 @@ fbank_dir=$3
 mkdir -p "$fbank_dir/log"
 
 log "MFCC for $corpus: $manifest_dir -> $fbank_dir (log: $fbank_dir/log/compute_mfcc_$corpus.log)"
-asr2emo compute-mfcc ${config:+--config "$config"} --nj "$nj" --speed-perturb "$speed_perturb" \
+asr2emo compute-mfcc ${config:+--config "$config"} --nj "$nj" ${cmd:+--cmd "$cmd"} \
+  --speed-perturb "$speed_perturb" \
   "$manifest_dir" "$corpus" "$fbank_dir"

@@ -137,3 +137,82 @@ def test_slurm_pl_on_a_real_one_node_cluster(tmp_path):
         _check_runner("slurm.pl", tmp_path, env)
     finally:
         _stop_slurm(d)
+
+
+def _tiny_manifests(d: Path) -> Path:
+    """Six short real recordings (yes/no, 8 kHz) as a 'tiny' corpus with a train part."""
+    from lhotse import Recording, RecordingSet, SupervisionSegment, SupervisionSet
+
+    from conftest import YESNO
+
+    recs = [Recording.from_file(f) for f in sorted(YESNO.glob("*.wav"))[:6]]
+    sups = [SupervisionSegment(f"{r.id}-0", r.id, 0, r.duration, speaker="s") for r in recs]
+    d.mkdir(parents=True)
+    RecordingSet.from_recordings(recs).to_file(d / "tiny_recordings_train.jsonl.gz")
+    SupervisionSet.from_segments(sups).to_file(d / "tiny_supervisions_train.jsonl.gz")
+    return d
+
+
+def _records(path: Path, work: Path) -> list:
+    from faults import jsonl_gz_records
+
+    return jsonl_gz_records(path, work)
+
+
+@pytest.mark.parametrize("runner", ["run.pl", "slurm.pl"])
+def test_steps_through_a_runner_write_what_local_jobs_write(tmp_path, runner):
+    """steps/make_mfcc.sh and steps/extract_ivectors.sh with --nj 2: through the runner and
+    with local processes, the same cuts, features and i-vectors (storage paths included)."""
+    from faults import assert_arrays_equal, cut_arrays
+
+    env = None
+    if runner == "slurm.pl":
+        env = _start_slurm(tmp_path / "slurm")
+    try:
+        man = _tiny_manifests(tmp_path / "manifests")
+        conf = REPO / "conf" / "mini" / "mfcc_hires.conf"
+        iv_conf = tmp_path / "iv.conf"
+        iv_conf.write_text("--num-gauss=8\n--ivector-dim=4\n--num-iters=2\n--num-iters-ubm=2\n")
+        outs = {}
+        for how in ("local", runner):
+            work = tmp_path / how
+            cmd = [] if how == "local" else ["--cmd", str(RUNNERS[runner])]
+            fb = work / "fbank"
+            r = subprocess.run(
+                ["steps/make_mfcc.sh", "--nj", "2", *cmd, "--config", str(conf),
+                 "--speed-perturb", "true", str(man), "tiny", str(fb)],
+                cwd=REPO, capture_output=True, text=True, env=env,
+            )  # fmt: skip
+            assert r.returncode == 0, r.stderr[-3000:]
+            ivdir = tmp_path / "ivector"
+            if how == "local":
+                r = subprocess.run(
+                    ["steps/train_ivector_extractor.sh", "--config", str(iv_conf),
+                     str(fb / "tiny_cuts_train.jsonl.gz"), str(ivdir)],
+                    cwd=REPO, capture_output=True, text=True,
+                )  # fmt: skip
+                assert r.returncode == 0, r.stderr[-3000:]
+            r = subprocess.run(
+                ["steps/extract_ivectors.sh", "--nj", "2", *cmd, str(ivdir),
+                 str(fb / "tiny_cuts_train.jsonl.gz"), str(fb / "tiny_cuts_train_ivec.jsonl.gz")],
+                cwd=REPO, capture_output=True, text=True, env=env,
+            )  # fmt: skip
+            assert r.returncode == 0, r.stderr[-3000:]
+            outs[how] = work
+        a, b = outs["local"], outs[runner]
+        for name in ("tiny_cuts_train.jsonl.gz", "tiny_cuts_train_ivec.jsonl.gz"):
+            assert _records(a / "fbank" / name, a) == _records(b / "fbank" / name, b), name
+        fa, fb_ = a / "fbank", b / "fbank"
+        assert_arrays_equal(cut_arrays(fa / "tiny_cuts_train.jsonl.gz"),
+                            cut_arrays(fb_ / "tiny_cuts_train.jsonl.gz"))  # fmt: skip
+        assert_arrays_equal(
+            cut_arrays(fa / "tiny_cuts_train_ivec.jsonl.gz", "ivector"),
+            cut_arrays(fb_ / "tiny_cuts_train_ivec.jsonl.gz", "ivector"),
+        )
+        assert (fa / "tiny_cmvn.json").read_text() == (fb_ / "tiny_cmvn.json").read_text()
+        # every job left its own Kaldi-style log
+        logs = sorted(p.name for p in (fb_ / "log").glob("mfcc_tiny_train.*.log"))
+        assert logs == ["mfcc_tiny_train.1.log", "mfcc_tiny_train.2.log"]
+    finally:
+        if runner == "slurm.pl":
+            _stop_slurm(tmp_path / "slurm")

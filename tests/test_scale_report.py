@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asr2emo.report.scale import PAPER_HOURS, fit_line, growth, render, summarize
+from asr2emo.report.scale import PAPER_HOURS, extrapolate, fit_line, growth, render, summarize
 
 TRAINING = {"num_epochs": 6, "max_duration": 200.0, "steps": 3, "speed_factors": 3}
 
@@ -18,7 +18,8 @@ def _rows(law, fps=900.0):
             cost = law(x)
             rows.append(
                 dict(stage=stage, hours=hours, nj=2, wall_s=cost, cpu_s=2 * cost,
-                     peak_rss_mb=100 + 10 * x, disk_mb=5 * x, train_frames_per_s=fps)
+                     peak_rss_mb=100 + 10 * x, disk_mb=5 * x, train_frames_per_s=fps,
+                     manifest_mb=3 * h)
             )  # fmt: skip
     return rows
 
@@ -35,6 +36,8 @@ def test_linear_costs_are_linear_and_projected_exactly():
     frames = 3 * 207 * 3600 * 100 * 6
     assert st["4"]["projected"]["cpu_s"] == pytest.approx(frames / 900.0, rel=1e-3)
     assert st["4"]["growth"] == 0.0
+    # its peak RSS: the largest measured + the manifests' MB per hour over the paper's hours
+    assert st["4"]["projected"]["peak_rss_mb"] == pytest.approx(140 + 3 * (207 - 4), rel=1e-3)
     # stage 5: the same dev/test at every size, scaled by hours
     assert st["5"]["growth"] is None
     assert st["5"]["projected"]["cpu_s"] == pytest.approx(
@@ -46,6 +49,12 @@ def test_linear_costs_are_linear_and_projected_exactly():
 def test_superlinear_cost_is_flagged():
     s = summarize(_rows(lambda x: x**2), TRAINING, cores=2, gpus=0, gpu_speedup=1)
     assert not s["all_linear"] and s["stages"]["3"]["growth"] == pytest.approx(2.0)
+
+
+def test_saturating_cost_extends_its_latest_regime():
+    # grows, then flattens: the line through the last two sizes, not the steep first one
+    assert extrapolate([1, 2, 4], [3000, 3850, 4075], 207) == pytest.approx(4075 + 112.5 * 203)
+    assert extrapolate([1, 2, 4], [50, 40, 30], 207) == 30.0  # never below the largest size
 
 
 def test_fit_and_growth_helpers():

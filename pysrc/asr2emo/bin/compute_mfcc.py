@@ -18,6 +18,9 @@ def get_parser() -> ConfArgumentParser:
     p = ConfArgumentParser(description=__doc__)
     p.add_argument("--nj", type=int, default=1, help="parallel feature jobs")
     p.add_argument(
+        "--cmd", default="", help="job runner for the --nj jobs (utils/run.pl, utils/slurm.pl ...)"
+    )
+    p.add_argument(
         "--speed-perturb",
         type=str2bool,
         default=False,
@@ -94,5 +97,6 @@ def main(args: argparse.Namespace) -> int:
         nj=args.nj,
         speed_perturb=args.speed_perturb,
         min_duration=args.min_duration,
+        cmd=args.cmd or None,
     )
     return 0

@@ -20,6 +20,9 @@ from asr2emo.utils.markers import make_record, needs_run, write_marker
 def get_parser() -> ConfArgumentParser:
     p = ConfArgumentParser(description=__doc__)
     p.add_argument("--nj", type=int, default=1, help="parallel jobs")
+    p.add_argument(
+        "--cmd", default="", help="job runner for the --nj jobs (utils/run.pl, utils/slurm.pl ...)"
+    )
     p.add_argument("ivector_dir", type=Path, help="trained extractor (final.ie, final.ubm, ...)")
     p.add_argument("in_cuts", type=Path, help="cuts with hires MFCC")
     p.add_argument("out_cuts", type=Path, help="same cuts with 'ivector' attached")
@@ -54,7 +57,7 @@ def main(args: argparse.Namespace) -> int:
 
         logging.info(f"removing the unfinished {storage}")
         shutil.rmtree(storage)
-    new, skipped = extract_for_cuts(args.ivector_dir, cuts, storage, nj=args.nj)
+    new, skipped = extract_for_cuts(args.ivector_dir, cuts, storage, nj=args.nj, cmd=args.cmd)
     skipped_path = args.out_cuts.parent / "log" / f"{args.out_cuts.name.split('.')[0]}_skipped.txt"
     if skipped:
         logging.warning(f"skipped {len(skipped)} cut(s), listed in {skipped_path}")

@@ -67,6 +67,16 @@ def training_speed(loss_csv: Path) -> float:
     return speeds[-1]
 
 
+def manifest_memory(train_log: Path) -> float:
+    """MB the training cuts took in the trainer's memory (its 'cuts in memory' log line)."""
+    import re
+
+    found = re.findall(r"cuts in memory \((\d+) MB\)", train_log.read_text())
+    if not found:
+        raise UserError(f"{train_log}: no 'cuts in memory' line")
+    return float(found[-1])
+
+
 def main(args: argparse.Namespace) -> int:
     rows = [json.loads(x) for x in args.rows.read_text().splitlines() if x.strip()]
     if not rows:
@@ -79,6 +89,7 @@ def main(args: argparse.Namespace) -> int:
         r["hours"] = cache[work]
         if int(r["stage"]) == 4:
             r["train_frames_per_s"] = training_speed(work / "exp" / "tdnnf" / "loss.csv")
+            r["manifest_mb"] = manifest_memory(work / "exp" / "tdnnf" / "log" / "train.log")
     lf = args.conf_dir / "lfmmi.conf"
     training = {
         "num_epochs": int(conf_value(lf, "num-epochs")),

@@ -107,7 +107,7 @@ def _class_weights(y: torch.Tensor, num_classes: int, mode: str) -> Optional[tor
 
 @torch.no_grad()
 def score(
-    head: EmotionHead, data: FrameData, utts: np.ndarray, device: str = "cpu", chunk: int = 65536
+    head: EmotionHead, data: FrameData, utts: np.ndarray, device: str = "cpu", chunk: int = 16384
 ) -> Dict[str, torch.Tensor]:
     """Utterance decisions (every aggregation) and posteriors for the utterances ``utts``."""
     head.eval()

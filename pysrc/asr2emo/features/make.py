@@ -29,6 +29,7 @@ from asr2emo.features.mfcc import KaldiMfccHires, KaldiMfccHiresConfig
 from asr2emo.features.storage import feature_writer_type
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
+from asr2emo.utils.jobs import runner_executor
 from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 SPEED_FACTORS = (0.9, 1.1)
@@ -93,11 +94,20 @@ def _check_recording(rec_dict: dict) -> Optional[str]:
     return None
 
 
-def check_recordings(recordings: RecordingSet, nj: int) -> Dict[str, str]:
-    """``{recording_id: reason}`` for recordings that cannot be used; decoded with ``nj`` jobs."""
+def _check_chunk(rec_dicts: List[dict]) -> List[Optional[str]]:
+    return [_check_recording(d) for d in rec_dicts]
+
+
+def check_recordings(recordings: RecordingSet, nj: int, executor=None) -> Dict[str, str]:
+    """``{recording_id: reason}`` for recordings that cannot be used; decoded with ``nj`` jobs
+    (local processes, or ``executor``'s jobs: contiguous chunks, one per job)."""
     recs = list(recordings)
     dicts = [r.to_dict() for r in recs]
-    if nj > 1 and len(recs) > 1:
+    if executor is not None and nj > 1 and len(recs) > 1:
+        bounds = np.linspace(0, len(dicts), min(nj, len(dicts)) + 1).astype(int)
+        chunks = [dicts[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+        reasons = [why for part in executor.map(_check_chunk, chunks) for why in part]
+    elif nj > 1 and len(recs) > 1:
         with ProcessPoolExecutor(nj) as ex:
             reasons = list(ex.map(_check_recording, dicts, chunksize=8))
     else:
@@ -113,9 +123,10 @@ def make_part_cuts(
     speed_perturb: bool,
     report: PartReport,
     nj: int,
+    executor=None,
 ) -> CutSet:
     """One cut per supervision of the usable recordings at ``sampling_rate``; maybe perturbed."""
-    bad = check_recordings(recordings, nj)
+    bad = check_recordings(recordings, nj, executor)
     for rid, why in sorted(bad.items()):
         report.skipped.append((rid, why))
     recordings = recordings.filter(lambda r: r.id not in bad)
@@ -144,7 +155,7 @@ def _cmvn_job(cut_dicts: List[dict], dim: int) -> GlobalCmvn:
     return _cmvn_of(CutSet.from_dicts(cut_dicts), dim)
 
 
-def accumulate_cmvn(cuts: CutSet, dim: int, nj: int = 1) -> GlobalCmvn:
+def accumulate_cmvn(cuts: CutSet, dim: int, nj: int = 1, executor=None) -> GlobalCmvn:
     """Global CMVN statistics over the stored features of ``cuts``, read by ``nj`` jobs.
 
     Jobs take contiguous slices and their float64 sums are merged in job order, so a given
@@ -156,9 +167,13 @@ def accumulate_cmvn(cuts: CutSet, dim: int, nj: int = 1) -> GlobalCmvn:
     bounds = np.linspace(0, len(dicts), min(nj, len(dicts)) + 1).astype(int)
     slices = [dicts[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
     cmvn = GlobalCmvn(dim)
-    with ProcessPoolExecutor(len(slices)) as ex:
-        for part in ex.map(_cmvn_job, slices, [dim] * len(slices)):
-            cmvn.add(part)
+    if executor is not None:
+        parts = list(executor.map(_cmvn_job, slices, [dim] * len(slices)))
+    else:
+        with ProcessPoolExecutor(len(slices)) as ex:
+            parts = list(ex.map(_cmvn_job, slices, [dim] * len(slices)))
+    for part in parts:
+        cmvn.add(part)
     return cmvn
 
 
@@ -170,9 +185,11 @@ def make_features(
     nj: int = 1,
     speed_perturb: bool = False,
     min_duration: float = 0.1,
+    cmd: Optional[str] = None,
 ) -> List[PartReport]:
     """Run the whole pipeline for every part; parts finished with these options and manifests
-    are skipped."""
+    are skipped. With ``cmd`` (a Kaldi job runner, e.g. ``utils/run.pl``) the ``nj`` jobs of
+    each parallel phase run through it (:mod:`asr2emo.utils.jobs`), with the same outputs."""
     manifest_dir, fbank_dir = Path(manifest_dir), Path(fbank_dir)
     parts = find_parts(manifest_dir, corpus)
     stats_part = cmvn_part(parts)
@@ -198,9 +215,11 @@ def make_features(
         report = PartReport(part)
         recordings = load_manifest(manifests["recordings"])
         supervisions = load_manifest(manifests["supervisions"])
+        name = f"{corpus}_{part}"
         cuts = make_part_cuts(
-            recordings, supervisions, config.sampling_rate, min_duration, perturb, report, nj
-        )
+            recordings, supervisions, config.sampling_rate, min_duration, perturb, report, nj,
+            runner_executor(cmd, fbank_dir, f"check_audio_{name}"),
+        )  # fmt: skip
         if len(cuts) == 0:
             raise UserError(f"{corpus} {part}: no usable cut (see the skipped list in the log)")
         logging.info(
@@ -213,13 +232,17 @@ def make_features(
             storage_path=feats_dir / "feats",  # LilcomChunkyWriter adds .lca
             num_jobs=nj,
             storage_type=feature_writer_type(),
+            executor=runner_executor(cmd, fbank_dir, f"mfcc_{name}") if nj > 1 else None,
         )
         cuts = CutSet.from_cuts(sorted(cuts, key=lambda c: c.id))
         report.num_cuts = len(cuts)
         with atomic_path(cuts_path) as tmp:
             cuts.to_file(tmp)
         if part == stats_part:
-            cmvn = accumulate_cmvn(cuts, extractor.feature_dim(config.sampling_rate), nj)
+            cmvn = accumulate_cmvn(
+                cuts, extractor.feature_dim(config.sampling_rate), nj,
+                runner_executor(cmd, fbank_dir, f"cmvn_{corpus}"),
+            )  # fmt: skip
             cmvn.save(cmvn_path)
             logging.info(f"{corpus}: global CMVN over {cmvn.count} frames of {part} -> {cmvn_path}")
         write_skipped(fbank_dir / "log" / f"{corpus}_{part}_skipped.txt", report)

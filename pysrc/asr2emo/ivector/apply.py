@@ -20,6 +20,7 @@ from tqdm import tqdm
 from asr2emo.features.storage import feature_writer_type
 from asr2emo.ivector.extractor import IvectorExtractor
 from asr2emo.utils.errors import UserError
+from asr2emo.utils.jobs import RunnerExecutor
 
 
 def _extract_job(
@@ -55,9 +56,10 @@ def _extract_job(
 
 
 def extract_for_cuts(
-    ivector_dir: Path, cuts: CutSet, storage_dir: Path, nj: int = 1
+    ivector_dir: Path, cuts: CutSet, storage_dir: Path, nj: int = 1, cmd: Optional[str] = None
 ) -> Tuple[CutSet, List[Tuple[str, str]]]:
-    """Attach online i-vectors to ``cuts``; returns the new cuts and ``(cut_id, reason)`` skips."""
+    """Attach online i-vectors to ``cuts``; returns the new cuts and ``(cut_id, reason)`` skips.
+    With ``cmd`` (a Kaldi job runner) the ``nj`` jobs run through it, with the same outputs."""
     dicts = [c.to_dict() for c in cuts]
     nj = max(1, min(nj, len(dicts)))
     chunks = [dicts[i::nj] for i in range(nj)]
@@ -68,6 +70,9 @@ def extract_for_cuts(
     ]
     if nj == 1:
         results = [_extract_job(jobs[0])]
+    elif cmd:
+        name = f"extract_ivectors_{storage_dir.name}"
+        results = list(RunnerExecutor(cmd, storage_dir.parent, name).map(_extract_job, jobs))
     else:
         with ProcessPoolExecutor(nj) as ex:
             results = list(ex.map(_extract_job, jobs))

@@ -347,6 +347,15 @@ def setup_distributed(device_arg: str) -> Tuple[int, int, torch.device]:
     return rank, world_size, device
 
 
+def resident_mb() -> float:
+    """This process's resident memory now, in MB (Linux /proc; 0 where it is not readable)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0.0
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def make_dataloader(dataset, sampler, num_workers: int) -> torch.utils.data.DataLoader:
     """icefall's loader: the sampler yields whole batches of cuts (``batch_size=None``), the
     dataset turns each into tensors, in ``num_workers`` processes (0: in this one). Its own
@@ -469,8 +478,14 @@ def run(args: argparse.Namespace) -> int:
     np.random.seed(args.seed + params.rank)
 
     loss_fn, num_outputs = build_loss(args, params.device)
+    before = resident_mb()
     train_cuts = CutSet.from_file(args.train_cuts)
     valid_cuts = CutSet.from_file(args.valid_cuts)
+    # The manifests stay in memory (the sampler shuffles them): this is what grows with the data.
+    logging.info(
+        f"{len(train_cuts)} training and {len(valid_cuts)} validation cuts in memory "
+        f"({resident_mb() - before:.0f} MB)"
+    )
     model = build_model(config, num_outputs)
     params.update(epoch=1, batch_in_epoch=0, step=0, consumed=0.0)
     resuming = latest_checkpoint(params.exp_dir) is not None

@@ -4,9 +4,12 @@ projected to the paper's corpora (TED-LIUM release 2 + IEMOCAP).
 Input: the JSON lines ``recipes/scale_rehearsal.sh`` writes, one per (size, stage):
 ``{"size", "stage", "wall_s", "cpu_s", "peak_rss_mb", "disk_mb", "hours": {...}}`` where
 ``hours`` holds the speech hours of the size's TED-LIUM train part, dev+test and IEMOCAP.
-Each stage's cost is fitted against the hours it works on (:data:`STAGE_X`) with
-``cost = a + b * hours`` (least squares, non-negative), and its growth exponent is the slope
-of log(cost) on log(hours) between the smallest and the largest size: 1 is linear. Stage 4 runs
+Each stage's cost is extrapolated against the hours it works on (:data:`STAGE_X`) along the
+line through the two largest sizes (non-negative slope): exact for a cost linear in the data,
+and for costs that saturate (the i-vector stage caps its training subset and UBM frames) it
+extends the regime of the largest sizes instead of the steep start of a least-squares line.
+The growth exponent is the slope of log(cost) on log(hours) between the smallest and the
+largest size: 1 is linear. Stage 4 runs
 a bounded number of steps, so its projection is the paper's training frames (``--num-epochs``
 passes over the 3 speed copies of 207 h) at the training speed measured after the set-up;
 stage 5 decodes the same dev/test at every size, so it is projected by the ratio of hours.
@@ -53,6 +56,14 @@ PAPER_HOURS["all"] = PAPER_HOURS["train"] + PAPER_HOURS["eval"] + PAPER_HOURS["i
 RSS_LIMIT_MB = 32 * 1024
 
 
+def extrapolate(x: Sequence[float], y: Sequence[float], target: float) -> float:
+    """``y`` at ``target`` along the line through the two largest ``x`` (slope >= 0)."""
+    pts = sorted(zip(x, y))
+    (x1, y1), (x2, y2) = pts[-2], pts[-1]
+    slope = max((y2 - y1) / (x2 - x1), 0.0) if x2 > x1 else 0.0
+    return y2 + slope * (target - x2)
+
+
 def fit_line(x: Sequence[float], y: Sequence[float]) -> tuple:
     """Least-squares ``y = a + b x`` with ``a, b >= 0`` (a cost neither shrinks nor goes below
     zero with more data)."""
@@ -97,6 +108,7 @@ def summarize(
         }
         target = PAPER_HOURS[xkey]
         proj: Dict[str, float] = {}
+        constant = max(hours) < 1.1 * min(hours)  # e.g. dev/test: the same at every size
         if k == 4:
             # the training's input frames over the paper's epochs, at the measured speed (the
             # set-up of a bounded run is not part of the per-step cost)
@@ -110,23 +122,27 @@ def summarize(
             proj["steps"] = round(frames / 100 / training["max_duration"])
             proj["cpu_s"] = frames / fps[-1]
             proj["wall_s"] = proj["cpu_s"] / max(1.0, gpus * gpu_speedup if gpus else cores)
-        elif len(set(hours)) == 1:  # the same data at every size (decoding dev/test)
+        elif constant:  # the same data at every size (decoding dev/test)
             entry["growth"] = None
             proj["cpu_s"] = entry["cpu_s"][-1] * target / hours[-1]
             proj["wall_s"] = entry["wall_s"][-1] * target / hours[-1]
         else:
             entry["growth"] = round(growth(hours, entry["cpu_s"]), 3)
             for key in ("cpu_s", "wall_s"):
-                a, b = fit_line(hours, entry[key])
-                proj[key] = a + b * target
+                proj[key] = extrapolate(hours, entry[key], target)
             measured_cores = rows[0].get("nj", 2)
             proj["wall_s"] = proj["wall_s"] * measured_cores / max(cores, 1)
         for key in ("peak_rss_mb", "disk_mb"):
-            if len(set(hours)) == 1:
+            if k == 4 and key == "peak_rss_mb" and all("manifest_mb" in r for r in rs):
+                # the per-batch computation (k2's lattices) sets the peak and does not grow; the
+                # cut manifests held in memory do, in proportion to the training hours
+                entry["manifest_mb"] = [r["manifest_mb"] for r in rs]
+                per_hour = entry["manifest_mb"][-1] / hours[-1]
+                proj[key] = max(entry[key]) + per_hour * (target - hours[-1])
+            elif constant:
                 proj[key] = max(entry[key])
             else:
-                a, b = fit_line(hours, entry[key])
-                proj[key] = a + b * target
+                proj[key] = extrapolate(hours, entry[key], target)
         entry["projected"] = {k2: round(v, 1) for k2, v in proj.items()}
         entry["projected"]["fits_32_gb"] = proj["peak_rss_mb"] <= RSS_LIMIT_MB
         stages[str(k)] = entry
@@ -175,8 +191,8 @@ def render(summary: Mapping) -> str:
         f"stage's peak RSS fits 32 GB: {'yes' if summary['all_fit_32_gb'] else '**no**'}.",
         "",
         "Growth = log(CPU_largest / CPU_smallest) / log(hours_largest / hours_smallest) "
-        "(stage 4: time per training frame, which should not grow). Projections: least-squares "
-        "a + b x through the sizes (RSS and disk likewise); stage 4 = the paper's training "
+        "(stage 4: time per training frame, which should not grow). Projections: along the line "
+        "through the two largest sizes (RSS and disk likewise); stage 4 = the paper's training "
         f"frames ({summary['stages'].get('4', {}).get('projected', {}).get('steps', 0)} steps) "
         "at the training speed measured after the set-up; "
         "stage 5 decodes the same dev/test at every size and is scaled by hours.",
