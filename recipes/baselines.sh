@@ -16,6 +16,8 @@ set -euo pipefail
 [ -f path.sh ] && [ -f utils/lib.sh ] || { echo "$0: run it from the recipe root (where run.sh is)" >&2; exit 1; }
 
 conf_dir=conf
+device=cpu
+num_threads=1
 manifest_dir=data/manifests
 corpus=iemocap
 ivector_dir=exp/ivector
@@ -25,6 +27,8 @@ systems=
 
 help_message="Usage: $0 [options]
 Options:
+  --device DEV          cpu, cuda or cuda:N (default: $device)
+  --num-threads N       torch intra-op threads on the CPU (default: $num_threads)
   --conf-dir DIR       baselines.conf, emotion.conf (folds' seed/classes), mfcc_hires.conf,
                        tdnnf.conf (default: $conf_dir)
   --manifest-dir DIR   stage-0 manifests <corpus>_{recordings,supervisions}_*.jsonl.gz (default: $manifest_dir)
@@ -47,7 +51,7 @@ check_dir_exists --manifest-dir "$manifest_dir" "stage-0 manifests (run stage 0 
 
 mkdir -p "$exp_dir/log"
 log "baselines: $corpus manifests $manifest_dir -> $exp_dir (log: $exp_dir/log/run_baselines.log)"
-asr2emo run-baselines --config "$conf_dir/baselines.conf" \
+asr2emo run-baselines --device "$device" --num-threads "$num_threads" --config "$conf_dir/baselines.conf" \
   --emotion-config "$conf_dir/emotion.conf" --mfcc-config "$conf_dir/mfcc_hires.conf" \
   --tdnnf-config "$conf_dir/tdnnf.conf" \
   --ivector-dir "$ivector_dir" --emotion-dir "$emotion_dir" ${systems:+--systems "$systems"} \

@@ -16,6 +16,7 @@ data_dir=data
 exp_dir=exp
 asr_exp_dir=exp
 device=cpu
+nj=2
 stage=0
 stop_stage=4
 
@@ -33,6 +34,7 @@ Options:
   --exp-dir DIR      holds emotion/ and bottleneck/ of stage 7-8; outputs go here (default: $exp_dir)
   --asr-exp-dir DIR  holds tdnnf/ and ivector/ (default: $asr_exp_dir)
   --device DEV       cpu, cuda or cuda:N (default: $device)
+  --nj N             torch threads of each system (default: $nj)
   --stage N --stop-stage N   slice of the stages above (default: $stage..$stop_stage)
   --config FILE      any of these options as --key=value lines"
 
@@ -54,7 +56,7 @@ else cuts=$data_dir/fbank/${corpus}_cuts_all_ivec.jsonl.gz; fi
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   log "Stage 0: baselines on stage 8's folds"
-  recipes/baselines.sh --conf-dir "$conf_dir" --manifest-dir "$data_dir/manifests" --corpus "$corpus" \
+  recipes/baselines.sh --device "$device" --num-threads "$nj" --conf-dir "$conf_dir" --manifest-dir "$data_dir/manifests" --corpus "$corpus" \
     --ivector-dir "$asr_exp_dir/ivector" --emotion-dir "$exp_dir/emotion" --exp-dir "$exp_dir/baselines"
 fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
@@ -64,13 +66,13 @@ if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
 fi
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   log "Stage 2: frozen vs fine-tuned layers"
-  recipes/finetune.sh --conf-dir "$conf_dir" --asr-exp-dir "$asr_exp_dir" --cuts "$cuts" \
+  recipes/finetune.sh --device "$device" --num-threads "$nj" --conf-dir "$conf_dir" --asr-exp-dir "$asr_exp_dir" --cuts "$cuts" \
     --exp-dir "$exp_dir/finetune"
 fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   if [ "$corpus" = iemocap ]; then
     log "Stage 3: dimensional emotion"
-    recipes/dimensional.sh --conf-dir "$conf_dir" --bottleneck-dir "$exp_dir/bottleneck" \
+    recipes/dimensional.sh --device "$device" --num-threads "$nj" --conf-dir "$conf_dir" --bottleneck-dir "$exp_dir/bottleneck" \
       --emotion-dir "$exp_dir/emotion" --feature-cache "$exp_dir/baselines/features" \
       --exp-dir "$exp_dir/dimensional"
   else

@@ -10,6 +10,8 @@ set -euo pipefail
 [ -f path.sh ] && [ -f utils/lib.sh ] || { echo "$0: run it from the recipe root (where run.sh is)" >&2; exit 1; }
 
 conf_dir=conf
+device=cpu
+num_threads=1
 bottleneck_dir=exp/bottleneck
 emotion_dir=exp/emotion
 feature_cache=exp/baselines/features
@@ -19,6 +21,8 @@ loss=
 
 help_message="Usage: $0 [options]
 Options:
+  --device DEV          cpu, cuda or cuda:N (default: $device)
+  --num-threads N       torch intra-op threads on the CPU (default: $num_threads)
   --conf-dir DIR        dimensional.conf, emotion.conf (folds' seed/classes) (default: $conf_dir)
   --bottleneck-dir DIR  stage-7 output <layer>/cuts.jsonl.gz (default: $bottleneck_dir)
   --emotion-dir DIR     stage-8 outputs, to check the folds; may be absent (default: $emotion_dir)
@@ -40,7 +44,7 @@ case "$loss" in ""|ccc|mse) ;; *) die "--loss must be ccc or mse, got '$loss'" ;
 
 mkdir -p "$exp_dir/log"
 log "dimensional emotion: $bottleneck_dir -> $exp_dir (log: $exp_dir/log/train_dimensional.log)"
-asr2emo train-dimensional --config "$conf_dir/dimensional.conf" \
+asr2emo train-dimensional --device "$device" --num-threads "$num_threads" --config "$conf_dir/dimensional.conf" \
   --emotion-config "$conf_dir/emotion.conf" --emotion-dir "$emotion_dir" \
   --feature-cache "$feature_cache" ${layers:+--layers "$layers"} ${loss:+--loss "$loss"} \
   "$bottleneck_dir" "$exp_dir"

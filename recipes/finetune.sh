@@ -9,12 +9,16 @@ set -euo pipefail
 [ -f path.sh ] && [ -f utils/lib.sh ] || { echo "$0: run it from the recipe root (where run.sh is)" >&2; exit 1; }
 
 conf_dir=conf
+device=cpu
+num_threads=1
 asr_exp_dir=exp
 cuts=data/fbank/iemocap_cuts_all_ivec.jsonl.gz
 exp_dir=exp/finetune
 
 help_message="Usage: $0 [options]
 Options:
+  --device DEV          cpu, cuda or cuda:N (default: $device)
+  --num-threads N       torch intra-op threads on the CPU (default: $num_threads)
   --conf-dir DIR     finetune.conf (layer, k list, lr factor) and emotion.conf (head, folds)
                      (default: $conf_dir)
   --asr-exp-dir DIR  holds tdnnf/ (acoustic model) (default: $asr_exp_dir)
@@ -36,6 +40,6 @@ done
 
 mkdir -p "$exp_dir/log"
 log "fine-tuning: $asr_exp_dir/tdnnf on $cuts -> $exp_dir (log: $exp_dir/<layer>/log/finetune_emotion.log)"
-asr2emo finetune-emotion --config "$conf_dir/finetune.conf" \
+asr2emo finetune-emotion --device "$device" --num-threads "$num_threads" --config "$conf_dir/finetune.conf" \
   --emotion-config "$conf_dir/emotion.conf" "$asr_exp_dir/tdnnf" "$cuts" "$exp_dir"
 log "done: $(ls "$exp_dir"/*/finetune.md | tr '\n' ' ')"

@@ -103,6 +103,11 @@ def test_no_verb_devices_and_threads(tmp_path):
         _one_error(r)
         r = _sh(sys.executable, "-m", "asr2emo", "transcribe", *args, str(tmp_path), "a.wav")
         _one_error(r)
+    # the trainers beyond the paper take the same device and thread options, checked first
+    for verb, pos in (("run-baselines", ["m", "iemocap", "o"]), ("train-dimensional", ["b", "o"]),
+                      ("finetune-emotion", ["model", "cuts.jsonl.gz", "o"])):  # fmt: skip
+        r = _sh(sys.executable, "-m", "asr2emo", verb, "--device", "tpu", *pos, cwd=tmp_path)
+        _one_error(r, "--device must be cpu, cuda or cuda:N, got 'tpu'")
 
 
 def test_tedlium_part_without_usable_talks_says_why(tmp_path, capsys):

@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -147,12 +147,26 @@ class ScratchSystem(torch.nn.Module):
 
 
 def _valid_frames(out_lens: torch.Tensor, t_out: int) -> torch.Tensor:
-    return torch.arange(t_out).unsqueeze(0) < out_lens.unsqueeze(1)
+    return torch.arange(t_out, device=out_lens.device).unsqueeze(0) < out_lens.unsqueeze(1)
+
+
+def _run(system: "ScratchSystem", inputs: FrameInputs, lens: np.ndarray, b: np.ndarray, device):
+    """The system on the utterances ``b``, inputs moved to ``device``: (log-probs, valid mask)."""
+    lp, out_lens = system(
+        _pad([inputs.feats[u] for u in b]).to(device),
+        _pad([inputs.ivectors[u] for u in b]).to(device),
+        torch.from_numpy(lens[b]).to(device),
+    )
+    return lp, _valid_frames(out_lens, lp.shape[1])
 
 
 @torch.no_grad()
 def score(
-    system: ScratchSystem, inputs: FrameInputs, utts: np.ndarray, max_frames: int
+    system: ScratchSystem,
+    inputs: FrameInputs,
+    utts: np.ndarray,
+    max_frames: int,
+    device: Union[str, torch.device] = "cpu",
 ) -> Dict[str, torch.Tensor]:
     """Summed-softmax decisions (and the other aggregations) for ``utts`` (in that order)."""
     system.eval()
@@ -160,15 +174,10 @@ def score(
     pos = {u: j for j, u in enumerate(np.asarray(utts).tolist())}
     lp_rows, idx_rows = [], []
     for b in batches(lens, np.asarray(utts), max_frames):
-        lp, out_lens = system(
-            _pad([inputs.feats[u] for u in b]),
-            _pad([inputs.ivectors[u] for u in b]),
-            torch.from_numpy(lens[b]),
-        )
-        mask = _valid_frames(out_lens, lp.shape[1])
-        lp_rows.append(lp[mask])
-        idx = torch.tensor([pos[u] for u in b.tolist()]).unsqueeze(1).expand_as(mask)
-        idx_rows.append(idx[mask])
+        lp, mask = _run(system, inputs, lens, b, device)
+        lp_rows.append(lp[mask].cpu())
+        idx = torch.tensor([pos[u] for u in b.tolist()]).unsqueeze(1).expand_as(mask.cpu())
+        idx_rows.append(idx[mask.cpu()])
     return aggregate(torch.cat(lp_rows), torch.cat(idx_rows), len(utts))
 
 
@@ -178,8 +187,10 @@ def train_fold(
     fold: Fold,
     tdnnf: TdnnfConfig,
     cfg: ScratchConfig,
+    device: Union[str, torch.device] = "cpu",
 ) -> Tuple[ScratchSystem, Dict]:
-    """Train on ``fold.train``, early-stop on ``fold.val``'s UA; returns the best system."""
+    """Train on ``fold.train`` on ``device``, early-stop on ``fold.val``'s UA; returns the best
+    system (on the CPU)."""
     seed = cfg.seed * 7919 + fold.fold
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -188,9 +199,10 @@ def train_fold(
     system.tdnnf.set_cmvn(
         torch.from_numpy(train_frames.mean(0)), torch.from_numpy(train_frames.std(0))
     )
+    system.to(device)
     opt = torch.optim.Adam(system.parameters(), lr=cfg.lr)
     lens = np.asarray([len(f) for f in inputs.feats])
-    labels = torch.from_numpy(table.labels)
+    labels = torch.from_numpy(table.labels).to(device)
     stopper = EarlyStopping(cfg.patience)
     step = 0
     train_batches = batches(lens, fold.train, cfg.batch_frames)
@@ -200,13 +212,8 @@ def train_fold(
         for j, bi in enumerate(rng.permutation(len(train_batches)).tolist()):
             b = train_batches[bi]
             system.tdnnf.set_dropout(((epoch - 1) + j / len(train_batches)) / cfg.max_epochs)
-            lp, out_lens = system(
-                _pad([inputs.feats[u] for u in b]),
-                _pad([inputs.ivectors[u] for u in b]),
-                torch.from_numpy(lens[b]),
-            )
-            mask = _valid_frames(out_lens, lp.shape[1])
-            target = labels[torch.from_numpy(b)].unsqueeze(1).expand_as(mask)
+            lp, mask = _run(system, inputs, lens, b, device)
+            target = labels[torch.from_numpy(b).to(device)].unsqueeze(1).expand_as(mask)
             loss = torch.nn.functional.nll_loss(lp[mask], target[mask])
             opt.zero_grad()
             loss.backward()
@@ -216,7 +223,7 @@ def train_fold(
                 system.tdnnf.constrain_orthonormal()
             total += float(loss) * int(mask.sum())
             count += int(mask.sum())
-        pred = score(system, inputs, fold.val, cfg.batch_frames)["sum_softmax"].numpy()
+        pred = score(system, inputs, fold.val, cfg.batch_frames, device)["sum_softmax"].numpy()
         ua = summarize(table.labels[fold.val], pred, table.classes)["ua"]
         train_loss = total / max(count, 1)
         logging.info(
@@ -230,6 +237,7 @@ def train_fold(
             break
     if stopper.best_state is not None:
         system.load_state_dict(stopper.best_state)
+    system.to("cpu")
     hist = {**stopper.history, "best_epoch": stopper.best_epoch, "val_speaker": fold.val_speaker}
     return system, hist
 
@@ -240,13 +248,14 @@ def run_folds(
     folds: Sequence[Fold],
     tdnnf: TdnnfConfig,
     cfg: ScratchConfig,
+    device: Union[str, torch.device] = "cpu",
 ) -> Tuple[Dict[int, List[Dict]], Dict[int, Dict]]:
-    """``({fold: prediction records}, {fold: training history})``."""
+    """``({fold: prediction records}, {fold: training history})``; trained on ``device``."""
     recs: Dict[int, List[Dict]] = {}
     hists: Dict[int, Dict] = {}
     for fold in folds:
         t0 = time.time()
-        system, hists[fold.fold] = train_fold(table, inputs, fold, tdnnf, cfg)
+        system, hists[fold.fold] = train_fold(table, inputs, fold, tdnnf, cfg, device)
         pred = score(system, inputs, fold.test, cfg.batch_frames)["sum_softmax"].tolist()
         recs[fold.fold] = [
             {

@@ -79,14 +79,14 @@ def get_parser() -> ConfArgumentParser:
         default=None,
         help="conf/emotion.conf: head, its training, classes and fold seed (as stage 8)",
     )
-    add_device_args(p, device=False)
+    add_device_args(p)
     return p
 
 
 def main(args: argparse.Namespace) -> int:
     out_dir = args.out_dir / args.layer
     setup_logging(out_dir / "log" / "finetune_emotion.log")
-    setup_device(args)
+    device = setup_device(args)
     if args.emotion_config is not None and not args.emotion_config.is_file():
         raise UserError(f"--emotion-config '{args.emotion_config}' does not exist")
     if not args.finetune_k or min(args.finetune_k) < 0:
@@ -115,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
         cfg.lr_factor,
     )
     sources = {"model": Path(model.info["checkpoint"]), "cuts": Path(args.cuts)}
-    table = run_finetune(model, inputs, out_dir, head_cfg, cfg, sources)
+    table = run_finetune(model, inputs, out_dir, head_cfg, cfg, sources, device)
     for r in table["rows"]:
         logging.info(
             "k=%d (%s): UA %.4f WA %.4f (fold means)",

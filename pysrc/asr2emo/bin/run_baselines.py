@@ -118,7 +118,7 @@ def get_parser() -> ConfArgumentParser:
         "--scratch-batch-frames", type=int, default=s.batch_frames, help="padded input frames"
     )
     p.add_argument("--scratch-dropout", type=float, default=s.dropout, help="head dropout")
-    add_device_args(p, device=False)
+    add_device_args(p)
     return p
 
 
@@ -188,7 +188,7 @@ def run_scratch(args: argparse.Namespace, table, folds, seed: int):
         dropout=args.scratch_dropout,
         seed=seed,
     )
-    recs, hists = scratch.run_folds(table, ivec, folds, tdnnf, cfg)
+    recs, hists = scratch.run_folds(table, ivec, folds, tdnnf, cfg, args.device)
     conf = {"scratch": dataclasses.asdict(cfg), "tdnnf": dataclasses.asdict(tdnnf)}
     return recs, {k: {**h, "config": conf} for k, h in hists.items()}
 
@@ -203,7 +203,7 @@ def write_histories(system_dir: Path, hists: Dict[int, Dict]) -> None:
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.exp_dir / "log" / "run_baselines.log")
-    setup_device(args)
+    args.device = str(setup_device(args))
     for s in args.systems:
         if s not in ALL_SYSTEMS:
             raise UserError(f"unknown system '{s}'; valid: {', '.join(ALL_SYSTEMS)}")

@@ -84,13 +84,13 @@ def get_parser() -> ConfArgumentParser:
         default="float32",
         help="in-memory type of the bottleneck frames (float16 halves the memory)",
     )
-    add_device_args(p, device=False)
+    add_device_args(p)
     return p
 
 
 def main(args: argparse.Namespace) -> int:
     setup_logging(args.out_dir / "log" / "train_dimensional.log")
-    setup_device(args)
+    device = setup_device(args)
     for s in args.systems:
         if s not in SYSTEMS:
             raise UserError(f"unknown system '{s}'; valid: {', '.join(SYSTEMS)}")
@@ -141,7 +141,9 @@ def main(args: argparse.Namespace) -> int:
         if "egemaps_ridge" in args.systems:
             cache = args.feature_cache or args.out_dir / "features"
             egemaps = compute_features(audio_table(data), ["egemaps"], cache)["egemaps"]
-        metrics, records = cross_validate_dimensional(data, folds, cfg, args.systems, egemaps)
+        metrics, records = cross_validate_dimensional(
+            data, folds, cfg, args.systems, egemaps, device
+        )
         metrics = {"layer": layer, "loss": cfg.loss, **metrics, "config": asdict(cfg)}
         layer_dir.mkdir(parents=True, exist_ok=True)
         with atomic_path(layer_dir / "predictions.jsonl") as tmp:

@@ -71,28 +71,29 @@ class RegressionHead(nn.Module):
 
 
 def utterance_means(
-    head: RegressionHead, data: DimData, utts: np.ndarray, chunk: int = 65536
+    head: RegressionHead, data: DimData, utts: np.ndarray, chunk: int = 16384, device="cpu"
 ) -> torch.Tensor:
-    """Standardized utterance predictions ``(len(utts), 3)``: mean of the frames' outputs."""
+    """Standardized utterance predictions ``(len(utts), 3)``: mean of the frames' outputs,
+    computed on ``device`` (where the head is)."""
     fd = data.frames
     rows = fd.frame_rows(utts)
-    idx = torch.from_numpy(fd.frame_utt_index(utts))
+    idx = torch.from_numpy(fd.frame_utt_index(utts)).to(device)
     outs = [
-        head(fd.feats[torch.from_numpy(rows[s : s + chunk])].float())
+        head(fd.feats[torch.from_numpy(rows[s : s + chunk])].to(device).float())
         for s in range(0, len(rows), chunk)
     ]
-    out = torch.cat(outs) if outs else torch.zeros(0, len(DIMENSIONS))
-    summed = torch.zeros(len(utts), len(DIMENSIONS)).index_add_(0, idx, out)
+    out = torch.cat(outs) if outs else torch.zeros(0, len(DIMENSIONS), device=device)
+    summed = torch.zeros(len(utts), len(DIMENSIONS), device=device).index_add_(0, idx, out)
     counts = torch.from_numpy(fd.num_frames()[np.asarray(utts)]).float().clamp(min=1)
-    return summed / counts[:, None]
+    return summed / counts.to(device)[:, None]
 
 
 @torch.no_grad()
-def predict(head: RegressionHead, data: DimData, utts: np.ndarray) -> np.ndarray:
+def predict(head: RegressionHead, data: DimData, utts: np.ndarray, device="cpu") -> np.ndarray:
     """Utterance predictions on the original scale, ``(len(utts), 3)``."""
     head.eval()
-    z = utterance_means(head, data, utts)
-    return (z * head.target_std + head.target_mean).double().numpy()
+    z = utterance_means(head, data, utts, device=device)
+    return (z * head.target_std + head.target_mean).double().cpu().numpy()
 
 
 def _mean_ccc(pred: np.ndarray, gold: np.ndarray) -> float:
@@ -107,8 +108,10 @@ def train_regressor(
     val_utts: Optional[np.ndarray],
     cfg: RegConfig,
     seed_offset: int = 0,
+    device="cpu",
 ) -> tuple[RegressionHead, Dict[str, list], int]:
-    """Train on ``train_utts``; early stopping on ``val_utts``' mean CCC; best weights back."""
+    """Train on ``train_utts`` on ``device``; early stopping on ``val_utts``' mean CCC; the best
+    weights back (on the CPU)."""
     if cfg.loss not in ("ccc", "mse"):
         raise ValueError(f"loss must be ccc or mse, got {cfg.loss}")
     seed = cfg.seed * 7919 + seed_offset
@@ -116,11 +119,12 @@ def train_regressor(
     gen = torch.Generator().manual_seed(seed)
     fd = data.frames
     head = RegressionHead(fd.dim, cfg.hidden_dims, cfg.dropout)
-    head.standardizer.fit(fd.feats[torch.from_numpy(fd.frame_rows(train_utts))].float())
+    head.standardizer.fit(fd.feats, torch.from_numpy(fd.frame_rows(train_utts)))
     y = torch.from_numpy(data.targets[train_utts]).float()
     head.target_mean.copy_(y.mean(dim=0))
     head.target_std.copy_(y.std(dim=0, unbiased=False).clamp(min=1e-3))
-    z_all = (y - head.target_mean) / head.target_std
+    z_all = ((y - head.target_mean) / head.target_std).to(device)
+    head.to(device)
     opt = torch.optim.Adam(head.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     history: Dict[str, list] = {"epoch": [], "train_loss": [], "val_ccc": []}
     best, best_epoch, best_state, bad = -np.inf, 0, None, 0
@@ -133,7 +137,7 @@ def train_regressor(
             b = perm[s : s + cfg.batch_utts]
             if len(b) < 2 and cfg.loss == "ccc":
                 continue  # CCC of one utterance is undefined
-            pred = utterance_means(head, data, train_utts[b])
+            pred = utterance_means(head, data, train_utts[b], device=device)
             gold = z_all[torch.from_numpy(b)]
             loss = ccc_loss(pred, gold) if cfg.loss == "ccc" else ((pred - gold) ** 2).mean()
             opt.zero_grad()
@@ -146,7 +150,7 @@ def train_regressor(
             history["val_ccc"].append(None)
             best_epoch = epoch
             continue
-        v = _mean_ccc(predict(head, data, val_utts), data.targets[val_utts])
+        v = _mean_ccc(predict(head, data, val_utts, device), data.targets[val_utts])
         history["val_ccc"].append(v)
         if v > best:
             best, best_epoch, bad = v, epoch, 0
@@ -157,7 +161,7 @@ def train_regressor(
                 break
     if best_state is not None:
         head.load_state_dict(best_state)
-    head.eval()
+    head.to("cpu").eval()
     return head, history, best_epoch
 
 
@@ -171,13 +175,14 @@ def run_fold(
     cfg: RegConfig,
     systems: Sequence[str],
     egemaps: Optional[np.ndarray] = None,
+    device="cpu",
 ) -> tuple[Dict[str, np.ndarray], Dict]:
-    """``({system: (len(test), 3) predictions}, info)`` for one fold."""
+    """``({system: (len(test), 3) predictions}, info)`` for one fold (the head on ``device``)."""
     outside = np.sort(np.concatenate([fold.train, fold.val]))
     preds: Dict[str, np.ndarray] = {}
     info: Dict = {"fold": fold.fold, "val_speaker": fold.val_speaker}
     if "head" in systems:
-        head, hist, best_epoch = train_regressor(data, fold.train, fold.val, cfg, fold.fold)
+        head, hist, best_epoch = train_regressor(data, fold.train, fold.val, cfg, fold.fold, device)
         preds["head"] = predict(head, data, fold.test)
         info.update({"history": hist, "best_epoch": best_epoch})
     if "mean_predictor" in systems:
@@ -209,9 +214,10 @@ def cross_validate_dimensional(
     cfg: RegConfig,
     systems: Sequence[str],
     egemaps: Optional[np.ndarray] = None,
+    device="cpu",
 ) -> tuple[Dict, List[Dict]]:
     """``(metrics, prediction records)`` over all folds (schema in
-    :mod:`asr2emo.bin.train_dimensional`)."""
+    :mod:`asr2emo.bin.train_dimensional`); the heads are trained on ``device``."""
     fd = data.frames
     per_system: Dict[str, Dict] = {s: {"folds": []} for s in systems}
     pooled_pred: Dict[str, List[np.ndarray]] = {s: [] for s in systems}
@@ -219,7 +225,7 @@ def cross_validate_dimensional(
     records: List[Dict] = []
     infos = []
     for fold in folds:
-        preds, info = run_fold(data, fold, cfg, systems, egemaps)
+        preds, info = run_fold(data, fold, cfg, systems, egemaps, device)
         gold = data.targets[fold.test]
         pooled_gold.append(gold)
         infos.append({k: v for k, v in info.items()})

@@ -64,22 +64,25 @@ class FinetuneConfig:
     orthonormal_every: int = 4
 
 
-def _forward(top, head, bottoms, out_lens, b):
-    y = top([bottoms[u] for u in b.tolist()], torch.from_numpy(out_lens[b]))
-    mask = torch.arange(y.shape[1]).unsqueeze(0) < torch.from_numpy(out_lens[b]).unsqueeze(1)
+def _forward(top, head, bottoms, out_lens, b, device="cpu"):
+    """Top layers + head on utterances ``b``, on ``device``: (frame log-probs, valid mask)."""
+    lens = torch.from_numpy(out_lens[b]).to(device)
+    y = top([bottoms[u].to(device) for u in b.tolist()], lens)
+    mask = torch.arange(y.shape[1], device=lens.device).unsqueeze(0) < lens.unsqueeze(1)
     return head(y[mask]), mask
 
 
 @torch.no_grad()
-def score(top, head, bottoms, out_lens, utts: np.ndarray, max_frames: int):
+def score(top, head, bottoms, out_lens, utts: np.ndarray, max_frames: int, device="cpu"):
     """Every aggregation and the posteriors for ``utts`` (in that order)."""
     top.eval()
     head.eval()
     pos = {u: j for j, u in enumerate(np.asarray(utts).tolist())}
     lps, idx = [], []
     for b in batches(out_lens, np.asarray(utts), max_frames):
-        lp, mask = _forward(top, head, bottoms, out_lens, b)
-        lps.append(lp)
+        lp, mask = _forward(top, head, bottoms, out_lens, b, device)
+        lps.append(lp.cpu())
+        mask = mask.cpu()
         idx.append(torch.tensor([pos[u] for u in b.tolist()]).unsqueeze(1).expand_as(mask)[mask])
     return aggregate(torch.cat(lps), torch.cat(idx), len(utts))
 
@@ -93,20 +96,23 @@ def finetune_fold(
     fold: Fold,
     head_cfg: HeadConfig,
     cfg: FinetuneConfig,
+    device="cpu",
 ) -> tuple[TrainableTop, EmotionHead, Dict]:
-    """Fine-tune the top ``k`` layers and the head on one fold; the best validation state."""
+    """Fine-tune the top ``k`` layers and the head on one fold on ``device``; the best
+    validation state (on the CPU)."""
     seed = head_cfg.seed * 7919 + fold.fold + 1000 * k
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
-    top = TrainableTop(model, cfg.layer, k)
-    head = copy.deepcopy(head0)
+    top = TrainableTop(model, cfg.layer, k).to(device)
+    head = copy.deepcopy(head0).to(device)
     out_lens = data.num_frames()
-    labels = torch.from_numpy(data.labels)
+    labels = torch.from_numpy(data.labels).to(device)
     weights = _class_weights(
         torch.from_numpy(np.repeat(data.labels[fold.train], out_lens[fold.train])),
         len(data.classes),
         head_cfg.class_weight,
     )
+    weights = None if weights is None else weights.to(device)
     opt = torch.optim.Adam(
         [
             {"params": head.parameters(), "lr": head_cfg.lr * cfg.head_lr_factor},
@@ -116,7 +122,8 @@ def finetune_fold(
     )
 
     def val_ua() -> float:
-        pred = score(top, head, bottoms, out_lens, fold.val, cfg.batch_frames)["sum_softmax"]
+        pred = score(top, head, bottoms, out_lens, fold.val, cfg.batch_frames, device)
+        pred = pred["sum_softmax"]
         return summarize(data.labels[fold.val], pred.numpy(), data.classes)["ua"]
 
     def state():
@@ -132,8 +139,8 @@ def finetune_fold(
         total, count = 0.0, 0
         for bi in rng.permutation(len(train_batches)).tolist():
             b = train_batches[bi]
-            lp, mask = _forward(top, head, bottoms, out_lens, b)
-            target = labels[torch.from_numpy(b)].unsqueeze(1).expand_as(mask)[mask]
+            lp, mask = _forward(top, head, bottoms, out_lens, b, device)
+            target = labels[torch.from_numpy(b).to(device)].unsqueeze(1).expand_as(mask)[mask]
             loss = torch.nn.functional.nll_loss(lp, target, weight=weights)
             opt.zero_grad()
             loss.backward()
@@ -156,7 +163,7 @@ def finetune_fold(
             break
     top.load_state_dict(stopper.best_state[0])
     head.load_state_dict(stopper.best_state[1])
-    return top, head, {**stopper.history, "best_epoch": stopper.best_epoch}
+    return top.cpu(), head.cpu(), {**stopper.history, "best_epoch": stopper.best_epoch}
 
 
 def frozen_frames(model: TdnnfModel, inputs: UttInputs, layer: str) -> FrameData:
@@ -187,6 +194,7 @@ def run_k(
     head_cfg: HeadConfig,
     cfg: FinetuneConfig,
     record: Optional[Mapping] = None,
+    device="cpu",
 ) -> Dict:
     """Cross-validation of one k > 0 (fold heads of k = 0 under ``out_dir/k0``); ``record`` is
     the marker of its folds and of ``k<k>/`` (default: the settings, no inputs)."""
@@ -204,7 +212,9 @@ def run_k(
                 bottoms = bottom_outputs(model, inputs.feats, inputs.ivectors, first)
             t0 = time.time()
             head0, _ = load_head(out_dir / "k0" / f"fold-{fold.fold}" / "head.pt")
-            top, head, hist = finetune_fold(model, k, head0, bottoms, data, fold, head_cfg, cfg)
+            top, head, hist = finetune_fold(
+                model, k, head0, bottoms, data, fold, head_cfg, cfg, device
+            )
             scored = score(top, head, bottoms, data.num_frames(), fold.test, cfg.batch_frames)
             fold_dir.mkdir(parents=True, exist_ok=True)
             with atomic_path(fold_dir / "predictions.jsonl") as tmp:
@@ -274,6 +284,7 @@ def run_finetune(
     head_cfg: HeadConfig,
     cfg: FinetuneConfig,
     sources: Optional[Mapping[str, Path]] = None,
+    device="cpu",
 ) -> Dict:
     """Every k of ``cfg.ks`` (k = 0 always run first: its fold heads start the others).
 
@@ -291,7 +302,7 @@ def run_finetune(
     sources = dict(sources or {})
     rec0 = cv_record(head_cfg, sources, layer=cfg.layer, classes=list(inputs.classes))
     if needs_run(out_dir / "k0", rec0, f"k=0 ({out_dir / 'k0'})"):
-        results[0] = cross_validate(data, cfg.layer, out_dir / "k0", head_cfg, record=rec0)
+        results[0] = cross_validate(data, cfg.layer, out_dir / "k0", head_cfg, str(device), rec0)
     else:
         results[0] = json.loads((out_dir / "k0" / "metrics.json").read_text())
     for k in sorted(set(cfg.ks) - {0}):
@@ -300,7 +311,7 @@ def run_finetune(
             results[k] = json.loads((out_dir / f"k{k}" / "metrics.json").read_text())
             continue
         t0 = time.time()
-        results[k] = run_k(model, inputs, data, k, out_dir, head_cfg, cfg, rec)
+        results[k] = run_k(model, inputs, data, k, out_dir, head_cfg, cfg, rec, device)
         logging.info(
             "k=%d: UA %.4f (fold mean %.4f) in %.1f s",
             k,
