@@ -160,7 +160,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   log "Stage 5: decode dev/test, WER"
   require_step steps/decode.sh "stage 5 (decoding)"
   for part in dev test; do
-    steps/decode.sh --device $device --num-threads $nj --config $conf_dir/decode.conf $exp_dir/tdnnf $lang \
+    steps/decode.sh --device $device --num-threads $nj --nj $nj --cmd "$decode_cmd" --config $conf_dir/decode.conf $exp_dir/tdnnf $lang \
       $fbank/tedlium2_cuts_${part}_ivec.jsonl.gz $exp_dir/tdnnf/decode_$part
   done
 fi
@@ -178,7 +178,7 @@ fi
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   log "Stage 7: bottleneck extraction"
   require_step steps/extract_bottleneck.sh "stage 7 (bottleneck extraction)"
-  steps/extract_bottleneck.sh --device $device --num-threads $nj --config $conf_dir/bottleneck.conf $exp_dir/tdnnf \
+  steps/extract_bottleneck.sh --device $device --num-threads $nj --nj $nj --cmd "$train_cmd" --config $conf_dir/bottleneck.conf $exp_dir/tdnnf \
     $fbank/iemocap_cuts_all_ivec.jsonl.gz $exp_dir/bottleneck
 fi
 

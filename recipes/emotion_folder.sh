@@ -102,7 +102,7 @@ fi
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   log "Stage 3: bottleneck of $asr_exp_dir/tdnnf"
   [ -x steps/extract_bottleneck.sh ] || not_implemented "bottleneck extraction (steps/extract_bottleneck.sh)"
-  steps/extract_bottleneck.sh --device $device --num-threads $nj --config $conf_dir/bottleneck.conf $asr_exp_dir/tdnnf \
+  steps/extract_bottleneck.sh --device $device --num-threads $nj --nj $nj --cmd "$train_cmd" --config $conf_dir/bottleneck.conf $asr_exp_dir/tdnnf \
     $fbank/${name}_cuts_all_ivec.jsonl.gz $exp_dir/bottleneck
 fi
 

@@ -5,12 +5,16 @@ set -euo pipefail
 
 device=cpu
 num_threads=1
+nj=1
+cmd=
 config=
 help_message="Usage: $0 [options] <model-dir> <lang-dir> <cuts> <decode-dir>
   e.g.: $0 --config conf/decode.conf exp/tdnnf data/lang data/fbank/tedlium2_cuts_test_ivec.jsonl.gz exp/tdnnf/decode_test
 Options:
   --device DEV        cpu, cuda or cuda:N (default: $device)
   --num-threads N       torch intra-op threads on the CPU (default: $num_threads)
+  --nj N                parallel decoding jobs, each with its own HLG (default: $nj)
+  --cmd CMD             job runner of the jobs (run.sh: \$decode_cmd of cmd.sh); empty: local
   --config FILE       conf/decode.conf-style file, passed to 'asr2emo decode'
                       (its keys: --search-beam --output-beam --min-active-states
                        --max-active-states --max-duration)"
@@ -36,6 +40,6 @@ decode_dir=$4
 mkdir -p "$decode_dir/log"
 log "decode: $cuts -> $decode_dir (log: $decode_dir/log/decode.log)"
 asr2emo decode ${config:+--config "$config"} --device "$device" \
-  --num-threads "$num_threads" \
+  --num-threads "$num_threads" --nj "$nj" ${cmd:+--cmd "$cmd"} \
   --log-file "$decode_dir/log/decode.log" "$model_dir" "$lang_dir" "$cuts" "$decode_dir"
 log "$(cat "$decode_dir/wer.txt")"

@@ -5,12 +5,16 @@ set -euo pipefail
 
 device=cpu
 num_threads=1
+nj=1
+cmd=
 config=
 help_message="Usage: $0 [options] <model-dir> <in-cuts> <out-dir>
   e.g.: $0 --config conf/bottleneck.conf exp/tdnnf data/fbank/iemocap_cuts_all_ivec.jsonl.gz exp/bottleneck
 Options:
   --device DEV        cpu, cuda or cuda:N (default: $device)
   --num-threads N       torch intra-op threads on the CPU (default: $num_threads)
+  --nj N                parallel extraction jobs (default: $nj)
+  --cmd CMD             job runner of the jobs (run.sh: \$train_cmd of cmd.sh); empty: local
   --config FILE       conf/bottleneck.conf-style file, passed to 'asr2emo extract-bottleneck'
                       (its keys: --layers=tdnnf12[,tdnnf13,prefinal,...] --chunk-size)"
 
@@ -33,6 +37,6 @@ out_dir=$3
 mkdir -p "$out_dir/log"
 log "extract-bottleneck: $in_cuts -> $out_dir (log: $out_dir/log/extract_bottleneck.log)"
 asr2emo extract-bottleneck ${config:+--config "$config"} --device "$device" \
-  --num-threads "$num_threads" \
+  --num-threads "$num_threads" --nj "$nj" ${cmd:+--cmd "$cmd"} \
   --log-file "$out_dir/log/extract_bottleneck.log" "$model_dir" "$in_cuts" "$out_dir"
 log "done: $out_dir"

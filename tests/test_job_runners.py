@@ -216,3 +216,50 @@ def test_steps_through_a_runner_write_what_local_jobs_write(tmp_path, runner):
     finally:
         if runner == "slurm.pl":
             _stop_slurm(tmp_path / "slurm")
+
+
+def test_decode_and_bottleneck_jobs_write_what_one_job_writes(yesno_tdnnf, tmp_path):
+    """steps/decode.sh and steps/extract_bottleneck.sh with --nj 3, in local processes and
+    through run.pl: the hypotheses, the WER and every bottleneck array equal one job's."""
+    import numpy as np
+    from lhotse import CutSet
+
+    exp, work = yesno_tdnnf, yesno_tdnnf.parent
+    cuts = work / "test.jsonl.gz"
+    dconf = tmp_path / "decode.conf"
+    dconf.write_text("--require-ivectors=false\n--max-duration=20\n")
+    bconf = tmp_path / "bottleneck.conf"
+    bconf.write_text("--layers=tdnnf5,prefinal\n--storage=numpy\n--require-ivectors=false\n")
+    ways = {"one": ["--nj", "1"], "local": ["--nj", "3"],
+            "run.pl": ["--nj", "3", "--cmd", str(RUNNERS["run.pl"])]}  # fmt: skip
+    for how, opts in ways.items():
+        r = subprocess.run(
+            ["steps/decode.sh", *opts, "--config", str(dconf), str(exp), str(work / "lang"),
+             str(cuts), str(tmp_path / how / "decode")],
+            cwd=REPO, capture_output=True, text=True,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-3000:]
+        r = subprocess.run(
+            ["steps/extract_bottleneck.sh", *opts, "--config", str(bconf), str(exp), str(cuts),
+             str(tmp_path / how / "bottleneck")],
+            cwd=REPO, capture_output=True, text=True,
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr[-3000:]
+    ref = tmp_path / "one"
+    assert len((ref / "decode" / "hyp.txt").read_text().splitlines()) == 30
+    ref_arrays = {
+        layer: {c.id: c.load_custom("bottleneck")
+                for c in CutSet.from_file(ref / "bottleneck" / layer / "cuts.jsonl.gz")}
+        for layer in ("tdnnf5", "prefinal")
+    }  # fmt: skip
+    for how in ("local", "run.pl"):
+        for name in ("hyp.txt", "errs.txt", "wer.txt"):
+            a = (ref / "decode" / name).read_text()
+            assert (tmp_path / how / "decode" / name).read_text() == a, (how, name)
+        for layer, arrays in ref_arrays.items():
+            got = CutSet.from_file(tmp_path / how / "bottleneck" / layer / "cuts.jsonl.gz")
+            assert [c.id for c in got] == list(arrays), (how, layer)  # same order
+            for c in got:
+                np.testing.assert_array_equal(c.load_custom("bottleneck"), arrays[c.id])
+    logs = sorted(p.name for p in (tmp_path / "run.pl" / "decode").glob("**/decode.*.log"))
+    assert logs == ["decode.1.log", "decode.2.log", "decode.3.log"], logs

@@ -17,17 +17,11 @@ from pathlib import Path
 
 import torch
 from lhotse import CutSet
-from tqdm import tqdm
 
 from asr2emo.lang.prepare import read_lang_info
-from asr2emo.lfmmi.decode import (
-    alignment_lines,
-    compute_wer,
-    decode_one_best,
-    format_wer,
-    load_hlg,
-)
-from asr2emo.utils.config import ConfArgumentParser, str2bool
+from asr2emo.lfmmi.batch_decode import DecodeOptions, decode_cuts
+from asr2emo.lfmmi.decode import alignment_lines, compute_wer, format_wer
+from asr2emo.utils.config import ConfArgumentParser, positive_int, str2bool
 from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
@@ -56,6 +50,10 @@ def get_parser() -> ConfArgumentParser:
         help="false: cuts without i-vectors get zeros (tests only)",
     )
     p.add_argument("--log-file", default=None, help="also log to this file")
+    p.add_argument("--nj", type=positive_int, default=1, help="parallel decoding jobs")
+    p.add_argument(
+        "--cmd", default="", help="job runner of the --nj jobs (utils/run.pl, utils/slurm.pl ...)"
+    )
     p.add_argument("model_dir", type=Path, help="model directory (final.pt) or checkpoint")
     p.add_argument("lang_dir", type=Path, help="lang directory with HLG.pt")
     p.add_argument("cuts", type=Path, help="cuts with features (and i-vectors)")
@@ -67,8 +65,7 @@ def main(args) -> int:
     setup_logging(args.log_file)
     if args.acoustic_scale <= 0:
         raise UserError(f"--acoustic-scale must be > 0, got {args.acoustic_scale}")
-    from asr2emo.model import load_model, resolve_checkpoint
-    from asr2emo.model.dataset import AsrDataset, make_sampler
+    from asr2emo.model import resolve_checkpoint
 
     if not args.cuts.is_file():
         raise UserError(f"cuts '{args.cuts}' do not exist")
@@ -84,44 +81,29 @@ def main(args) -> int:
     info = read_lang_info(args.lang_dir)
     if not (args.lang_dir / "HLG.pt").is_file():
         raise UserError(f"{args.lang_dir} has no HLG.pt (built with --build-hlg=false?)")
-    model = load_model(checkpoint, device)
-    if int(model.info["num_outputs"]) != int(info["num_outputs"]):
+    model_info = torch.load(checkpoint, map_location="cpu")
+    if int(model_info["num_outputs"]) != int(info["num_outputs"]):
         raise UserError(
-            f"model has {model.info['num_outputs']} outputs but {args.lang_dir} has "
+            f"model has {model_info['num_outputs']} outputs but {args.lang_dir} has "
             f"{info['num_outputs']}: model and lang directory do not match"
         )
-    HLG = load_hlg(args.lang_dir, device)
+    del model_info
+    opts = DecodeOptions(
+        search_beam=args.search_beam,
+        output_beam=args.output_beam,
+        min_active_states=args.min_active_states,
+        max_active_states=args.max_active_states,
+        acoustic_scale=args.acoustic_scale,
+        max_duration=args.max_duration,
+        require_ivectors=args.require_ivectors,
+    )
+    logging.info(f"acoustic model: {checkpoint}; {args.nj} job(s)")
+    t0 = time.time()
     cuts = CutSet.from_file(args.cuts)
-    iv = model.info.get("ivector", {})
-    dataset = AsrDataset(int(iv.get("dim", 0)), int(iv.get("period", 10)), args.require_ivectors)
-    sampler = make_sampler(cuts, args.max_duration, False, False, 1, 0)
-    hyps, refs = {}, {}
-    audio_sec, t0 = 0.0, time.time()
-    with torch.no_grad():
-        for batch_cuts in tqdm(sampler, desc="decode", unit="batch"):
-            batch = dataset[batch_cuts]
-            audio_sec += sum(c.duration for c in batch_cuts)
-            log_probs, out_lens = model(
-                batch["feats"].to(device),
-                batch["ivectors"].to(device),
-                batch["feat_lens"].to(device),
-            )
-            out_lens = out_lens.cpu()
-            order = torch.argsort(out_lens, descending=True, stable=True)
-            segs = torch.stack([order, torch.zeros_like(order), out_lens[order]], 1).to(torch.int32)
-            words = decode_one_best(
-                log_probs,
-                segs,
-                HLG,
-                search_beam=args.search_beam,
-                output_beam=args.output_beam,
-                min_active_states=args.min_active_states,
-                max_active_states=args.max_active_states,
-                acoustic_scale=args.acoustic_scale,
-            )
-            for i, w in zip(order.tolist(), words):
-                hyps[batch["cut_ids"][i]] = w
-                refs[batch["cut_ids"][i]] = batch["texts"][i].split()
+    hyps, refs, audio_sec = decode_cuts(
+        checkpoint, args.lang_dir, cuts, opts, str(device), args.nj, args.cmd or None,
+        args.decode_dir, args.num_threads,
+    )  # fmt: skip
     elapsed = time.time() - t0
     ids = sorted(hyps)
     stats = compute_wer([refs[i] for i in ids], [hyps[i] for i in ids])

@@ -14,7 +14,7 @@ from lhotse import CutSet
 
 from asr2emo.model import load_model
 from asr2emo.model.extract import extract_bottlenecks
-from asr2emo.utils.config import ConfArgumentParser, str2bool, str_list
+from asr2emo.utils.config import ConfArgumentParser, positive_int, str2bool, str_list
 from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.logging import setup_logging
@@ -41,6 +41,10 @@ def get_parser() -> ConfArgumentParser:
         help="array storage: lilcom (lossy, small), numpy (exact); auto = lilcom if installed",
     )
     add_device_args(p)
+    p.add_argument("--nj", type=positive_int, default=1, help="parallel extraction jobs")
+    p.add_argument(
+        "--cmd", default="", help="job runner of the --nj jobs (utils/run.pl, utils/slurm.pl ...)"
+    )
     p.add_argument(
         "--require-ivectors",
         type=str2bool,
@@ -72,5 +76,7 @@ def main(args: argparse.Namespace) -> int:
         args.require_ivectors,
         args.storage,
         inputs={"model": Path(model.info["checkpoint"]), "cuts": Path(args.in_cuts)},
+        nj=args.nj,
+        cmd=args.cmd or None,
     )
     return 0

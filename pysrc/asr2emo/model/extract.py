@@ -16,7 +16,7 @@ import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -58,10 +58,14 @@ def extract_bottlenecks(
     require_ivectors: bool = True,
     storage: str = "auto",
     inputs: Optional[Mapping[str, Path]] = None,
+    nj: int = 1,
+    cmd: Optional[str] = None,
 ) -> List[Path]:
     """Write ``<out_dir>/<layer>/cuts.jsonl.gz`` for every layer not finished on ``inputs``
     (``{"model": checkpoint, "cuts": cuts manifest}``, recorded in each layer's ``.done``);
-    return the paths.
+    return the paths. With ``nj`` > 1 the cuts are split into ``nj`` contiguous parts, each
+    extracted by a job (local processes, or ``cmd``'s, a Kaldi job runner) that loads the model
+    from its checkpoint and writes ``<layer>/feats-<j>``; the arrays do not depend on ``nj``.
 
     ``storage``: ``lilcom`` (lossy, ~4x smaller), ``numpy`` (exact) or ``auto`` (lilcom when
     installed).
@@ -89,26 +93,17 @@ def extract_bottlenecks(
     if not todo:
         return [out_dir / layer / "cuts.jsonl.gz" for layer in layers]
     model.eval()
-    f = model.config.frame_subsampling_factor
-    frame_shift = 0.01 * f
-    writers, results = {}, {layer: [] for layer in todo}
-    t0, audio = time.time(), 0.0
-    with contextlib.ExitStack() as stack:
-        for layer in todo:
-            (out_dir / layer).mkdir(parents=True, exist_ok=True)
-            writers[layer] = stack.enter_context(
-                writer_type(str(out_dir / layer / "feats"), mode="w")
-            )
-        for cut in tqdm(cuts, desc="bottleneck", unit="cut"):
-            if not cut.has_features:
-                raise UserError(f"cut {cut.id} has no features; run the MFCC stage first")
-            arrays = extract_cut(model, cut, todo, chunk_size, device, require_ivectors)
-            audio += cut.duration
-            for layer, arr in arrays.items():
-                info = writers[layer].store_array(
-                    cut.id, arr, frame_shift=frame_shift, temporal_dim=0, start=cut.start
-                )
-                results[layer].append(_with_array(cut, info))
+    t0 = time.time()
+    if nj <= 1:
+        results, audio = _extract_part(
+            model, [c.to_dict() for c in cuts], todo, out_dir, "feats", writer_type.name,
+            chunk_size, str(device), require_ivectors,
+        )  # fmt: skip
+    else:
+        results, audio = _extract_jobs(
+            model, cuts, todo, out_dir, writer_type.name, chunk_size, device, require_ivectors,
+            nj, cmd,
+        )  # fmt: skip
     elapsed = time.time() - t0
     logging.info(
         f"extracted {', '.join(todo)} for {len(results[todo[0]])} cuts ({audio:.1f} s of audio) "
@@ -117,9 +112,89 @@ def extract_bottlenecks(
     for layer in todo:
         path = out_dir / layer / "cuts.jsonl.gz"
         with atomic_path(path) as tmp:
-            CutSet.from_cuts(results[layer]).to_file(tmp)
+            CutSet.from_dicts(results[layer]).to_file(tmp)
         write_marker(out_dir / layer, records[layer])
     return [out_dir / layer / "cuts.jsonl.gz" for layer in layers]
+
+
+def _extract_part(
+    model,
+    cut_dicts: List[dict],
+    layers: Sequence[str],
+    out_dir: Path,
+    storage_name: str,
+    writer_name: str,
+    chunk_size: int,
+    device: str,
+    require_ivectors: bool,
+    threads: int = 0,
+) -> Tuple[Dict[str, List[dict]], float]:
+    """One job: the layers of ``cut_dicts`` into ``<layer>/<storage_name>``; ``model`` is a
+    TdnnfModel or the path of its checkpoint (loaded in the job). Returns the cut dicts per
+    layer and the seconds of audio."""
+    from lhotse.features.io import get_writer
+
+    if threads:
+        torch.set_num_threads(threads)
+    if isinstance(model, (str, Path)):
+        from asr2emo.model import load_model
+
+        model = load_model(model, device)
+    frame_shift = 0.01 * model.config.frame_subsampling_factor
+    results: Dict[str, List[dict]] = {layer: [] for layer in layers}
+    audio = 0.0
+    with contextlib.ExitStack() as stack:
+        writers = {}
+        for layer in layers:
+            (Path(out_dir) / layer).mkdir(parents=True, exist_ok=True)
+            path = str(Path(out_dir) / layer / storage_name)
+            writers[layer] = stack.enter_context(get_writer(writer_name)(path, mode="w"))
+        cuts = CutSet.from_dicts(cut_dicts)
+        for cut in tqdm(cuts, desc="bottleneck", unit="cut", total=len(cut_dicts)):
+            if not cut.has_features:
+                raise UserError(f"cut {cut.id} has no features; run the MFCC stage first")
+            arrays = extract_cut(model, cut, layers, chunk_size, device, require_ivectors)
+            audio += cut.duration
+            for layer, arr in arrays.items():
+                info = writers[layer].store_array(
+                    cut.id, arr, frame_shift=frame_shift, temporal_dim=0, start=cut.start
+                )
+                results[layer].append(_with_array(cut, info).to_dict())
+    return results, audio
+
+
+def _extract_jobs(
+    model, cuts, layers, out_dir, writer_name, chunk_size, device, require_ivectors, nj, cmd
+) -> Tuple[Dict[str, List[dict]], float]:
+    """:func:`_extract_part` over ``nj`` contiguous parts of ``cuts``, merged in order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from asr2emo.utils.jobs import RunnerExecutor
+
+    dicts = [c.to_dict() for c in cuts]
+    nj = max(1, min(nj, len(dicts)))
+    bounds = np.linspace(0, len(dicts), nj + 1).astype(int)
+    checkpoint = str(model.info["checkpoint"])
+    args = [
+        (checkpoint, dicts[a:b], list(layers), str(out_dir), f"feats-{j}", writer_name,
+         chunk_size, str(device), require_ivectors, 1)
+        for j, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))
+    ]  # fmt: skip
+    if cmd:
+        parts = list(RunnerExecutor(cmd, Path(out_dir), "extract_bottleneck").map(
+            _extract_part, *zip(*args)
+        ))  # fmt: skip
+    else:
+        with ProcessPoolExecutor(nj, mp_context=multiprocessing.get_context("spawn")) as ex:
+            parts = list(ex.map(_extract_part, *zip(*args)))
+    results: Dict[str, List[dict]] = {layer: [] for layer in layers}
+    audio = 0.0
+    for part, seconds in parts:
+        for layer in layers:
+            results[layer].extend(part[layer])
+        audio += seconds
+    return results, audio
 
 
 def _with_array(cut, array):

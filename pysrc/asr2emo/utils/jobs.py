@@ -96,6 +96,10 @@ class RunnerExecutor(Executor):
                 future.set_result(value)
             else:
                 failed.append(j)
+        if not failed and r.returncode == 0:  # the logs stay; the task files can be large
+            for j in range(1, n + 1):
+                (qdir / f"{name}.{j}.pkl").unlink(missing_ok=True)
+                (qdir / f"{name}.{j}.out.pkl").unlink(missing_ok=True)
         if failed or r.returncode != 0:
             err = UserError(
                 f"{len(failed) or 'some'} of {n} job(s) of {' '.join(self.cmd)} failed (job "

@@ -30,7 +30,7 @@ from asr2emo.utils.io import atomic_path
 Pathlike = Union[str, Path]
 MARKER = ".done"
 # Settings that never change a step's output: where it logs, how many jobs, which device.
-NOT_CONFIG = ("config", "log_file", "nj", "num_threads", "device", "verbose")
+NOT_CONFIG = ("config", "log_file", "nj", "cmd", "num_threads", "device", "verbose")
 
 
 def fingerprint(path: Pathlike, marker: str = MARKER) -> Dict[str, Any]:
