@@ -3,5 +3,7 @@
 #   export train_cmd="utils/slurm.pl --mem 4G"
 #   export decode_cmd="utils/slurm.pl --mem 8G"
 # (cluster-specific sbatch options: SLURM_PL_OPTS="--partition=cpu --account=...").
-export train_cmd=${train_cmd:-utils/run.pl}
-export decode_cmd=${decode_cmd:-utils/run.pl}
+# Set to the empty string (train_cmd= ./run.sh ...) to run the jobs as local Python processes
+# without a runner; the outputs are the same either way.
+export train_cmd=${train_cmd-utils/run.pl}
+export decode_cmd=${decode_cmd-utils/run.pl}

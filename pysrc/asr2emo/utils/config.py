@@ -173,3 +173,29 @@ class ConfArgumentParser(argparse.ArgumentParser):
 def conf_to_dict(path: str | Path) -> Dict[str, str]:
     """A conf file as ``{key_with_underscores: value}`` (for reports and model directories)."""
     return {k.replace("-", "_"): v for k, v, _ in read_conf(path)}
+
+
+_FIELD_TYPES = {"int": int, "float": float, "str": str, "bool": str2bool, "List[int]": int_list}
+
+
+def add_dataclass_args(parser: argparse.ArgumentParser, cls, prefix: str = "") -> None:
+    """One ``--<prefix><field>`` option per field of the dataclass ``cls``, its default the
+    dataclass default: the defaults are written once, in the dataclass."""
+    import dataclasses
+
+    d = cls()
+    for f in dataclasses.fields(cls):
+        kind = _FIELD_TYPES.get(str(f.type))
+        if kind is None:
+            raise TypeError(f"{cls.__name__}.{f.name}: no option type for {f.type}")
+        parser.add_argument(
+            f"--{prefix}{f.name.replace('_', '-')}", type=kind, default=getattr(d, f.name)
+        )
+
+
+def dataclass_from_args(cls, args: argparse.Namespace, prefix: str = ""):
+    """The dataclass ``cls`` from the options :func:`add_dataclass_args` added."""
+    import dataclasses
+
+    p = prefix.replace("-", "_")
+    return cls(**{f.name: getattr(args, p + f.name) for f in dataclasses.fields(cls)})

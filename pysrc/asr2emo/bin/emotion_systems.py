@@ -1,0 +1,178 @@
+"""Emotion systems beyond the paper on stage 8's folds: utterance heads, layer mixing, fusion.
+
+Reads stage 8 (``<emotion-dir>/<layer>/fold-<k>/{head.pt,predictions.jsonl,history.json}``),
+the stage-7 bottleneck of that layer, every layer's bottleneck (the layer sweep's extraction)
+and the eGeMAPS functionals of the baselines' cache (computed when missing), and writes under
+``<exp-dir>``::
+
+    fold-<k>/scores.json          every system's validation and test posteriors, fusion
+                                  weights, learned layer weights, validation UAs, the choice
+    <system>/fold-<k>/predictions.jsonl, <system>/metrics.json   stage 8's schema
+    comparison.md, comparison.json  UA/WA mean +- sd over folds, paired differences vs paper
+    layer_weights.png, layer_weights.json
+
+Systems and the validation-only choice: :mod:`asr2emo.systems.run`. A fold whose ``.done``
+records the same settings and inputs is not recomputed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+from asr2emo.systems.heads import UtteranceHeadConfig
+from asr2emo.systems.run import SystemsConfig
+from asr2emo.utils.config import (
+    ConfArgumentParser,
+    add_dataclass_args,
+    dataclass_from_args,
+    str_list,
+)
+from asr2emo.utils.errors import UserError
+from asr2emo.utils.logging import setup_logging
+
+
+def get_parser() -> ConfArgumentParser:
+    p = ConfArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("emotion_dir", type=Path, help="stage 8 outputs, e.g. exp/emotion")
+    p.add_argument("bottleneck_dir", type=Path, help="stage 7 bottleneck, e.g. exp/bottleneck")
+    p.add_argument("layers_dir", type=Path, help="every layer's bottleneck: exp/sweep/bottleneck")
+    p.add_argument("manifest_dir", type=Path, help="stage-0 manifests (eGeMAPS from the audio)")
+    p.add_argument("corpus", help="manifest prefix, e.g. iemocap or urdu")
+    p.add_argument("exp_dir", type=Path, help="output directory, e.g. exp/systems")
+    p.add_argument("--emotion-config", default="", help="stage 8's emotion.conf (seed, classes)")
+    p.add_argument("--paper-layer", default="", help="stage-8 layer (default: the report's)")
+    p.add_argument(
+        "--layers",
+        type=str_list,
+        default=[],
+        help="layers mixed (default: tdnn1 and every tdnnfN found in layers_dir)",
+    )
+    p.add_argument(
+        "--features-dir",
+        type=Path,
+        default=None,
+        help="the baselines' feature cache (default: <exp-dir>/../baselines/features)",
+    )
+    p.add_argument(
+        "--reference-dir",
+        type=Path,
+        default=None,
+        help="run-baselines output whose egemaps_svm row joins the table (default: sibling "
+        "baselines/)",
+    )
+    add_dataclass_args(p, UtteranceHeadConfig, "head-")
+    d = SystemsConfig()
+    p.add_argument("--svm-c", type=float, default=d.svm_c)
+    p.add_argument("--svm-gamma", default=d.svm_gamma)
+    p.add_argument("--num-threads", type=int, default=1, help="torch threads (CPU)")
+    return p
+
+
+def mixed_layers(layers_dir: Path, requested: List[str]) -> List[str]:
+    """The requested layers, else tdnn1 + every tdnnfN with a finished extraction, by depth."""
+    if requested:
+        return requested
+    found = [
+        p.name
+        for p in Path(layers_dir).iterdir()
+        if p.is_dir() and re.fullmatch(r"tdnn1|tdnnf\d+", p.name) and (p / ".done").is_file()
+    ] if Path(layers_dir).is_dir() else []  # fmt: skip
+    if len(found) < 2:
+        raise UserError(
+            f"{layers_dir}: need the bottleneck of at least 2 layers (tdnn1, tdnnf2, ...) for "
+            "layer mixing; run recipes/layer_sweep.sh (or pass --layers)"
+        )
+    return sorted(found, key=lambda n: int(re.sub(r"\D", "", n)))
+
+
+def main(args: argparse.Namespace) -> int:
+    from asr2emo.baselines.features import compute_features
+    from asr2emo.baselines.folds import (
+        check_against_stage8,
+        fold_test_ids,
+        read_stage8_test_ids,
+        read_stage8_val_speakers,
+    )
+    from asr2emo.baselines.utterances import load_table
+    from asr2emo.bin.run_baselines import emotion_settings
+    from asr2emo.emotion.data import load_frames
+    from asr2emo.emotion.folds import make_folds
+    from asr2emo.report.collect import layer_metrics
+    from asr2emo.report.render import choose_layer
+    from asr2emo.systems.pooling import layer_statistics
+    from asr2emo.systems.report import write_report
+    from asr2emo.systems.run import run_fold, write_fold
+    from asr2emo.utils.markers import make_record, needs_run, write_marker
+
+    setup_logging(args.exp_dir / "log" / "emotion_systems.log")
+    torch.set_num_threads(max(1, args.num_threads))
+    cfg = SystemsConfig(
+        head=dataclass_from_args(UtteranceHeadConfig, args, "head_"),
+        svm_c=args.svm_c,
+        svm_gamma=args.svm_gamma,
+    )
+    seed, classes = emotion_settings(args.emotion_config)
+    stage8 = layer_metrics(args.emotion_dir) if args.emotion_dir.is_dir() else {}
+    layer = choose_layer(stage8, args.emotion_dir, args.paper_layer)
+    if layer is None:
+        raise UserError(f"no stage-8 results under {args.emotion_dir}; run stage 8 first")
+    data = load_frames(args.bottleneck_dir / layer / "cuts.jsonl.gz", classes or None)
+    folds = make_folds(data.sessions, data.speakers, seed)
+    checked = check_against_stage8(
+        fold_test_ids(folds, data.ids),
+        read_stage8_test_ids(args.emotion_dir),
+        {f.fold: f.val_speaker for f in folds},
+        read_stage8_val_speakers(args.emotion_dir),
+    )
+    logging.info(
+        "%d utterances, %d folds, test sets and validation speakers identical to stage 8 (%s)",
+        data.num_utts,
+        len(folds),
+        ", ".join(checked),
+    )
+    layers = mixed_layers(args.layers_dir, args.layers)
+    per_layer = layer_statistics(args.layers_dir, layers, data.ids)
+    dims = {v.shape[1] for v in per_layer.values()}
+    if len(dims) != 1:
+        raise UserError(
+            f"layers {layers} have different dimensions {sorted(dims)}: mix only equals"
+        )
+    stats = torch.from_numpy(np.stack([per_layer[n] for n in layers], axis=1))
+    features_dir = args.features_dir or args.exp_dir.parent / "baselines" / "features"
+    table = load_table(args.manifest_dir, args.corpus, data.classes)
+    egemaps_rows = compute_features(table.subset(data.ids), ["egemaps"], features_dir)["egemaps"]
+    pos = {u: i for i, u in enumerate(table.subset(data.ids).ids)}
+    missing = [u for u in data.ids if u not in pos]
+    if missing:
+        raise UserError(
+            f"{len(missing)} bottleneck utterances not in the manifests (e.g. {missing[0]})"
+        )
+    egemaps = egemaps_rows[[pos[u] for u in data.ids]]
+    record = make_record(
+        "emotion-systems",
+        {**dataclasses.asdict(cfg), "seed": seed, "classes": data.classes,
+         "paper_layer": layer, "layers": layers},
+        {"stage8": args.emotion_dir / layer, "bottleneck": args.bottleneck_dir / layer,
+         **{f"layer_{n}": args.layers_dir / n for n in layers},
+         "egemaps": features_dir / "egemaps.npz"},
+    )  # fmt: skip
+    results: Dict[int, Dict] = {}
+    for fold in folds:
+        fold_dir = args.exp_dir / f"fold-{fold.fold}"
+        if needs_run(fold_dir, record, f"systems fold {fold.fold}"):
+            head = args.emotion_dir / layer / f"fold-{fold.fold}" / "head.pt"
+            write_fold(fold_dir, run_fold(fold, data, stats, egemaps, head, cfg, seed))
+            write_marker(fold_dir, record)
+        results[fold.fold] = json.loads((fold_dir / "scores.json").read_text())
+    reference = args.reference_dir or args.exp_dir.parent / "baselines"
+    write_report(args.exp_dir, data, results, stage8[layer], layer, layers, reference, record)
+    return 0
