@@ -1,9 +1,10 @@
 """The ``asr2emo`` command: one verb per module in :mod:`asr2emo.bin`.
 
-A verb ``make-mfcc`` lives in ``asr2emo/bin/make_mfcc.py``, which defines ``get_parser()`` (an
-:class:`asr2emo.utils.config.ConfArgumentParser`) and ``main(args)``. Verbs are discovered, so
-adding one needs no registration. A :class:`asr2emo.utils.errors.UserError` becomes one error
-line and exit status 1, not a traceback.
+A verb ``compute-mfcc`` lives in ``asr2emo/bin/compute_mfcc.py``, which defines
+``get_parser()`` (an :class:`asr2emo.utils.config.ConfArgumentParser`) and ``main(args)``.
+Verbs are discovered, so adding one needs no registration. A
+:class:`asr2emo.utils.errors.UserError` becomes one error line and exit status 1, not a
+traceback.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import argparse
 import re
 import sys
 from pathlib import Path
-from typing import Dict, List, NoReturn, Optional, Sequence, Tuple
+from typing import List, NoReturn, Optional, Sequence, Tuple
 
 from asr2emo.utils.errors import UserError
 
@@ -168,11 +168,6 @@ class ConfArgumentParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def conf_to_dict(path: str | Path) -> Dict[str, str]:
-    """A conf file as ``{key_with_underscores: value}`` (for reports and model directories)."""
-    return {k.replace("-", "_"): v for k, v, _ in read_conf(path)}
 
 
 _FIELD_TYPES = {"int": int, "float": float, "str": str, "bool": str2bool, "List[int]": int_list}
