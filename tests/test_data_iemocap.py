@@ -162,7 +162,7 @@ def test_cli_rerun_is_noop(tmp_path, capsys, caplog):
     assert "nothing to do" in log
     assert "skipped 1 (bad audio)" in log and "Ses01F_impro01_M005.wav" in log
     # another label set is another preparation
-    assert cli_main(["prepare-iemocap", "--merge-hap-into-exc=true", str(root), str(out)]) == 0
+    assert cli_main(["prepare-iemocap", "--label-map=merged", str(root), str(out)]) == 0
     sups = SupervisionSet.from_file(out / "iemocap_supervisions_all.jsonl.gz")
     assert len(sups) == 27
     # a missing corpus: one error line, exit 1

@@ -90,3 +90,14 @@ def test_read_wer_kaldi_format(tmp_path):
     f.write_text("garbage\n")
     assert read_wer(f) is None
     assert read_wer(tmp_path / "missing.txt") is None
+
+
+def test_the_report_names_the_iemocap_label_map(tmp_path):
+    from asr2emo.report.render import label_map_line
+    from asr2emo.utils.markers import make_record, write_marker
+
+    assert "unknown" in label_map_line(tmp_path)
+    for merged, word in ((False, "paper"), (True, "merged")):
+        rec = make_record("prepare-iemocap", {"merge_hap_into_exc": merged}, {})
+        write_marker(tmp_path, rec, ".iemocap.done")
+        assert label_map_line(tmp_path).startswith(f"Label map: {word}")

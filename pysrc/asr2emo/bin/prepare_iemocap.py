@@ -11,6 +11,8 @@ from asr2emo.utils.logging import setup_logging
 from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 DONE = ".iemocap.done"
+# protocol name -> is 'hap' merged into 'exc'
+LABEL_MAPS = {"paper": False, "merged": True}
 
 
 def get_parser() -> ConfArgumentParser:
@@ -24,10 +26,11 @@ def get_parser() -> ConfArgumentParser:
         help="emotion classes kept; all other labels are dropped (the paper: ang,exc,neu,sad)",
     )
     p.add_argument(
-        "--merge-hap-into-exc",
-        type=str2bool,
-        default=False,
-        help="count 'hap' as 'exc' (the 5531-utterance set) instead of dropping it",
+        "--label-map",
+        choices=sorted(LABEL_MAPS),
+        default="paper",
+        help="paper: hap dropped (ang/exc/neu/sad, 4936 utterances); merged: hap counted as exc "
+        "(5531 utterances, the SUPERB/SpeechBrain/EmoBox protocol)",
     )
     p.add_argument(
         "--verify-audio",
@@ -42,17 +45,21 @@ def get_parser() -> ConfArgumentParser:
 def main(args) -> int:
     setup_logging(args.output_dir / "log" / "prepare_iemocap.log")
     # The corpus's listing is an input: a wav added (or replaced) makes the manifests stale.
-    config = {"classes": args.classes, "merge_hap_into_exc": args.merge_hap_into_exc}
+    merge = LABEL_MAPS[args.label_map]
+    config = {"classes": args.classes, "merge_hap_into_exc": merge}
     config["verify_audio"] = args.verify_audio
     record = make_record("prepare-iemocap", config, {"corpus": args.corpus_dir})
     if not needs_run(args.output_dir, record, f"IEMOCAP manifests in {args.output_dir}", DONE):
         return 0
-    logging.info(f"Preparing IEMOCAP from {args.corpus_dir} (classes {','.join(args.classes)})")
+    logging.info(
+        f"Preparing IEMOCAP from {args.corpus_dir} (classes {','.join(args.classes)}, label map "
+        f"{args.label_map}: hap {'counted as exc' if merge else 'dropped'})"
+    )
     _, _, report = prepare_iemocap(
         args.corpus_dir,
         args.output_dir,
         classes=args.classes,
-        merge_hap_into_exc=args.merge_hap_into_exc,
+        merge_hap_into_exc=merge,
         verify_audio=args.verify_audio,
         num_jobs=args.nj,
     )

@@ -224,7 +224,7 @@ def prepare_iemocap(
             + f"; valid labels: {','.join(sorted(IEMOCAP_LABELS))}"
         )
     if merge_hap_into_exc and "hap" in classes:
-        raise UserError("--merge-hap-into-exc=true counts hap as exc: drop hap from --classes")
+        raise UserError("--label-map=merged counts hap as exc: drop hap from --classes")
     check_layout(corpus_dir, sessions)
     report = PrepareReport()
 

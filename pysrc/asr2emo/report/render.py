@@ -56,6 +56,18 @@ def choose_layer(layers: Dict[str, Dict], emotion_dir: Path, requested: str = ""
     return max(layers, key=lambda k: layers[k]["ua"]) if layers else None
 
 
+def label_map_line(manifest_dir: Path) -> str:
+    """Which IEMOCAP protocol stage 0 prepared (its marker's record), in one sentence."""
+    marker = Path(manifest_dir) / ".iemocap.done"
+    try:
+        merged = json.loads(marker.read_text())["config"]["merge_hap_into_exc"]
+    except (OSError, ValueError, KeyError):
+        return "Label map: unknown (no stage-0 marker)."
+    if merged:
+        return "Label map: merged (hap counted as exc; the 5531-utterance SUPERB/EmoBox protocol)."
+    return "Label map: paper (ang/exc/neu/sad, hap dropped; the paper's 4936 utterances)."
+
+
 def _table1_md(ours: Optional[Dict], is_iemocap: bool, classes: List[str]) -> List[str]:
     lines = ["## Table 1: utterances per session and class", ""]
     if ours is None:
@@ -262,6 +274,8 @@ def build_report(
             "The paper's figures are for IEMOCAP and are not shown for this corpus; "
             "'session' = speaker group of the cross-validation."
         )
+    if is_iemocap:
+        md.append(label_map_line(manifest_dir))
     md.append("")
     md += _table1_md(counts, is_iemocap, classes)
     if is_iemocap or wer:
