@@ -46,11 +46,8 @@ from asr2emo.emotion.train import (
 )
 from asr2emo.utils.config import (
     ConfArgumentParser,
-    fraction,
-    int_list,
-    nonneg_int,
-    positive_float,
-    positive_int,
+    add_dataclass_args,
+    dataclass_from_args,
     str_list,
 )
 from asr2emo.utils.devices import add_device_args, setup_device
@@ -75,31 +72,7 @@ def get_parser() -> ConfArgumentParser:
         default=[],
         help="class labels in order (comma list); empty: the sorted labels found",
     )
-    p.add_argument(
-        "--hidden-dims",
-        type=int_list,
-        default=[],
-        help="hidden layer sizes; empty: one dense layer + softmax (the paper)",
-    )
-    p.add_argument("--dropout", type=fraction, default=0.2)
-    p.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--batch-size", type=positive_int, default=512, help="frames per minibatch")
-    p.add_argument("--max-epochs", type=positive_int, default=20)
-    p.add_argument(
-        "--patience",
-        type=nonneg_int,
-        default=4,
-        help="epochs without a better validation UA before stopping",
-    )
-    p.add_argument(
-        "--frames-per-epoch",
-        type=int,
-        default=0,
-        help="frames drawn per epoch; 0: every training frame once",
-    )
-    p.add_argument("--class-weight", choices=["none", "balanced"], default="none")
-    p.add_argument("--seed", type=int, default=1)
+    add_dataclass_args(p, HeadConfig)
     p.add_argument(
         "--model-layer",
         default="",
@@ -179,18 +152,8 @@ def resolve_sources(args) -> tuple[Optional[Path], Optional[Path]]:
 
 
 def head_config(args) -> HeadConfig:
-    return HeadConfig(
-        hidden_dims=list(args.hidden_dims),
-        dropout=args.dropout,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        batch_size=args.batch_size,
-        max_epochs=args.max_epochs,
-        patience=args.patience,
-        frames_per_epoch=args.frames_per_epoch,
-        class_weight=args.class_weight,
-        seed=args.seed,
-    )
+    """The head's settings from the options :func:`get_parser` added for it."""
+    return dataclass_from_args(HeadConfig, args)
 
 
 def choose_layer(layers: list[str], emotion_dir: Path) -> str:

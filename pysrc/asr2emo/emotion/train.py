@@ -26,6 +26,7 @@ from asr2emo.emotion.data import FrameData
 from asr2emo.emotion.folds import Fold, check_disjoint_speakers, make_folds
 from asr2emo.emotion.head import EmotionHead, save_head
 from asr2emo.emotion.metrics import summarize
+from asr2emo.utils.config import fraction, nonneg_int, positive_float, positive_int
 from asr2emo.utils.io import atomic_path, write_json
 from asr2emo.utils.markers import make_record, needs_run, write_marker
 
@@ -34,15 +35,31 @@ from asr2emo.utils.markers import make_record, needs_run, write_marker
 class HeadConfig:
     """Hyper-parameters of the head and its training (``conf/emotion.conf``)."""
 
-    hidden_dims: List[int] = field(default_factory=list)
-    dropout: float = 0.2
-    lr: float = 1e-3
+    hidden_dims: List[int] = field(
+        default_factory=list,
+        metadata={"help": "hidden layer sizes; empty: one dense layer + softmax (the paper)"},
+    )
+    dropout: float = field(default=0.2, metadata={"type": fraction})
+    lr: float = field(default=1e-3, metadata={"type": positive_float, "help": "Adam learning rate"})
     weight_decay: float = 0.0
-    batch_size: int = 512
-    max_epochs: int = 20
-    patience: int = 4
-    frames_per_epoch: int = 0  # 0: every training frame once per epoch
-    class_weight: str = "none"  # none | balanced (inverse frame frequency)
+    batch_size: int = field(
+        default=512, metadata={"type": positive_int, "help": "frames per minibatch"}
+    )
+    max_epochs: int = field(default=20, metadata={"type": positive_int})
+    patience: int = field(
+        default=4,
+        metadata={
+            "type": nonneg_int,
+            "help": "epochs without a better validation UA before stopping",
+        },
+    )
+    frames_per_epoch: int = field(
+        default=0, metadata={"help": "frames drawn per epoch; 0: every training frame once"}
+    )
+    class_weight: str = field(
+        default="none",
+        metadata={"choices": ["none", "balanced"], "help": "balanced: inverse frame frequency"},
+    )
     seed: int = 1
 
 

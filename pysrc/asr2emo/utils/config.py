@@ -175,16 +175,19 @@ _FIELD_TYPES = {"int": int, "float": float, "str": str, "bool": str2bool, "List[
 
 def add_dataclass_args(parser: argparse.ArgumentParser, cls, prefix: str = "") -> None:
     """One ``--<prefix><field>`` option per field of the dataclass ``cls``, its default the
-    dataclass default: the defaults are written once, in the dataclass."""
+    dataclass default, so the defaults are written once, in the dataclass. A field's
+    ``metadata`` may give the option's ``type`` (a checking parser such as
+    :func:`positive_int`), ``choices`` and ``help``."""
     import dataclasses
 
     d = cls()
     for f in dataclasses.fields(cls):
-        kind = _FIELD_TYPES.get(str(f.type))
+        kind = f.metadata.get("type") or _FIELD_TYPES.get(str(f.type))
         if kind is None:
             raise TypeError(f"{cls.__name__}.{f.name}: no option type for {f.type}")
+        extra = {k: f.metadata[k] for k in ("choices", "help") if k in f.metadata}
         parser.add_argument(
-            f"--{prefix}{f.name.replace('_', '-')}", type=kind, default=getattr(d, f.name)
+            f"--{prefix}{f.name.replace('_', '-')}", type=kind, default=getattr(d, f.name), **extra
         )
 
 
