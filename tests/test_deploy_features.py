@@ -12,7 +12,7 @@ import torch
 
 from asr2emo.deploy.ivector import IvectorModel, OnlineIvectors, extract_online
 from asr2emo.deploy.mfcc import StreamingMfcc, compute_mfcc
-from asr2emo.deploy.resample import resample_poly
+from asr2emo.deploy.resample import StreamingResampler, resample_poly
 from asr2emo.features.mfcc import KaldiMfccHiresConfig
 from asr2emo.ivector import IvectorExtractor
 from asr2emo.ivector.extractor import IvectorOptions
@@ -29,6 +29,14 @@ def test_resample_equals_scipy(rate, n):
     got = resample_poly(x, rate, 16000)
     assert got.shape == ref.shape
     assert np.abs(got - ref).max() < 1e-9
+    stream, parts, s = StreamingResampler(rate, 16000, chunk=997), [], 0
+    rng = np.random.default_rng(rate)
+    while s < n:
+        k = int(rng.integers(1, 5000))
+        parts.append(stream.accept(x[s : s + k]))
+        s += k
+    parts.append(stream.finish())
+    assert np.array_equal(np.concatenate(parts), got)
 
 
 def test_mfcc_equals_kaldi_native_fbank_in_blocks():

@@ -91,6 +91,7 @@ def test_deploy_path_imports_neither_torch_nor_k2(exported, tmp_path):
         "import sys\n"
         "from asr2emo.cli import main\n"
         f"rc = main(['predict', {str(ox)!r}, {str(wav)!r}])\n"
+        f"rc = rc or main(['predict', '--timeline', {str(ox)!r}, {str(wav)!r}])\n"
         "heavy = {'torch', 'k2', '_k2', 'lhotse'}\n"
         "loaded = sorted({m.split('.')[0] for m in sys.modules} & heavy)\n"
         "print('LOADED', loaded)\n"
