@@ -171,3 +171,16 @@ def test_memory_does_not_grow_with_length(onnx_dir, tmp_path):
     assert counts == {1: 6, 30: 180}
     # the 30-minute samples alone are 115 MB as float32: holding them would show
     assert peaks[30] - peaks[1] < 20 * 1024, peaks
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(onnx_dir, tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(str(path), _speechlike(60.0, 16000, seed=3), 16000)
+    # 600 lines of ~150 bytes: more than a pipe buffer, so the writer meets the closed pipe
+    cmd = [sys.executable, "-m", "asr2emo", "predict", "--timeline", "--window", "0.1"]
+    cmd += ["--hop", "0.1", str(onnx_dir), str(path)]
+    r = subprocess.run(
+        f"{' '.join(cmd)} | head -1", shell=True, cwd=REPO, capture_output=True, text=True
+    )
+    assert json.loads(r.stdout)["start"] == 0.0
+    assert "Traceback" not in r.stderr and "Broken pipe" not in r.stderr

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Iterator
 
@@ -84,6 +85,15 @@ def records(predictor, path: str, args: argparse.Namespace) -> Iterator[dict]:
 
 
 def main(args: argparse.Namespace) -> int:
+    try:
+        return predict_all(args)
+    except BrokenPipeError:  # the reader stopped early (`| head`): nothing left to tell it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def predict_all(args: argparse.Namespace) -> int:
+    """Print the lines of every file; 1 when any file failed."""
     setup_logging(level=logging.WARNING)
     if args.timeline and not is_onnx_export(args.model_dir):
         raise UserError("--timeline needs an ONNX export (asr2emo export --format onnx)")
@@ -100,6 +110,8 @@ def main(args: argparse.Namespace) -> int:
             continue
         except AudioError as e:
             rec = {"path": path, "error": str(e)}
+        except BrokenPipeError:
+            raise
         except Exception as e:  # any per-file problem: report it, go on with the others
             msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             rec = {"path": path, "error": f"{type(e).__name__}: {msg}"[:300]}
