@@ -7,7 +7,9 @@
 # What it installs (README, 'Two commands'):
 #   - Debian packages espeak-ng sox libsndfile1 (apt-get, only when root and missing);
 #   - .venv with pip==23.2.1: newer pips reject the k2 wheel's "py3.11" tag;
-#   - requirements.txt (pinned: torch==1.13.1, numpy<2, lhotse==1.33.0, ...) + requirements-dev.txt;
+#   - requirements.txt (pinned: torch==1.13.1, numpy<2, lhotse==1.33.0, onnx==1.17.0,
+#     onnxruntime==1.20.1, ...) + requirements-dev.txt; requirements-deploy.txt is the subset an
+#     ONNX export needs at inference (no torch/k2), for machines that only run `asr2emo predict`;
 #   - k2 from requirements-k2.txt, hash-pinned to the cp311 wheel and installed --no-deps
 #     (without the hash pip picks a wheel built for another Python and `import _k2` fails).
 # torchaudio is deliberately absent: no release exists for torch 1.13.1 on Python 3.11.
@@ -28,7 +30,7 @@ log() { echo "$(date '+%Y-%m-%d %H:%M:%S') (setup_env.sh) $*" >&2; }
 want=$(cat requirements.txt requirements-dev.txt requirements-k2.txt utils/setup_env.sh | sha256sum | cut -d' ' -f1)
 
 check_imports() {
-  "$venv/bin/python" -c "import k2, torch, lhotse, kaldi_native_fbank, sklearn, soundfile" 2>/dev/null
+  "$venv/bin/python" -c "import k2, torch, lhotse, kaldi_native_fbank, sklearn, soundfile, onnx, onnxruntime" 2>/dev/null
 }
 
 installed() {

@@ -2,7 +2,9 @@
 
 :func:`open_audio` turns the usual ways a file can be unusable (missing, a directory, no read
 permission, not audio, no samples) into one sentence, instead of libsndfile's "System error.".
-:func:`silence_segments` reads a file block by block and yields consecutive mono segments of
+:func:`read_block` / :func:`read_blocks` read a file block by block (a block libsndfile cannot
+decode is an :class:`AudioError` naming its offset); :func:`silence_segments` yields consecutive
+mono segments of
 about ``target_seconds``, each cut at the quietest 10 ms frame within ``search_seconds`` of the
 target length, so words are rarely split and memory never holds more than one segment plus the
 search window, whatever the recording's length.
@@ -67,6 +69,27 @@ def _mono(block: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(block[:, CHANNEL]) if block.ndim == 2 else block
 
 
+def read_block(f: sf.SoundFile, num_samples: int, start: int) -> np.ndarray:
+    """The next ``num_samples`` (fewer at the end) of channel :data:`CHANNEL`; ``start`` is the
+    current sample offset, named in the :class:`AudioError` of an undecodable block."""
+    try:
+        block = f.read(max(num_samples, 0), dtype="float32", always_2d=True)
+    except (RuntimeError, sf.LibsndfileError) as e:
+        raise AudioError(f"unreadable after {start / f.samplerate:.1f} s ({e})") from None
+    return _mono(block)
+
+
+def read_blocks(f: sf.SoundFile, block_samples: int) -> Iterator[np.ndarray]:
+    """Consecutive mono blocks of ``block_samples`` from the start of the open file ``f``."""
+    start = 0
+    while True:
+        block = read_block(f, block_samples, start)
+        if len(block) == 0:
+            return
+        yield block
+        start += len(block)
+
+
 def silence_segments(
     path: Pathlike, target_seconds: float = 30.0, search_seconds: float = 3.0
 ) -> Iterator[Segment]:
@@ -78,12 +101,7 @@ def silence_segments(
         buf = np.zeros(0, dtype=np.float32)
         start = 0  # sample index of buf[0] in the recording
         while True:
-            want = target + search - len(buf)
-            try:
-                block = f.read(max(want, 0), dtype="float32", always_2d=True)
-            except (RuntimeError, sf.LibsndfileError) as e:
-                raise AudioError(f"unreadable after {start / sr:.1f} s ({e})") from None
-            buf = np.concatenate([buf, _mono(block)])
+            buf = np.concatenate([buf, read_block(f, target + search - len(buf), start)])
             if len(buf) < target + search:  # the end of the file
                 if len(buf):
                     yield Segment(start / sr, buf, sr)

@@ -77,13 +77,17 @@ class ScriptableEmotionModel(nn.Module):
 
     def network_input(self, feats: torch.Tensor, ivectors: torch.Tensor) -> torch.Tensor:
         """``(1, in_dim, W)``: :meth:`TdnnfModel.gather_input` for one whole utterance."""
+        return self.assemble_input((feats - self.cmvn_mean) / self.cmvn_std, ivectors)
+
+    def assemble_input(self, normed: torch.Tensor, ivectors: torch.Tensor) -> torch.Tensor:
+        """:meth:`network_input` of CMVN-normalized MFCC (the ONNX export starts here)."""
         f = self.subsampling
-        num_frames = feats.shape[0]
+        num_frames = normed.shape[0]
         num_out = (num_frames + f - 1) // f
         width = (num_out - 1) * f + 1 + self.left_context + self.right_context
-        t = torch.arange(-self.left_context, width - self.left_context, device=feats.device)
+        t = torch.arange(-self.left_context, width - self.left_context, device=normed.device)
         idx = t.clamp(min=0, max=num_frames - 1)
-        x = (feats[idx] - self.cmvn_mean) / self.cmvn_std
+        x = normed[idx]
         iv_idx = torch.div(idx, self.ivector_period, rounding_mode="floor")
         iv = ivectors[iv_idx.clamp(max=ivectors.shape[0] - 1)]
         s0 = self.splice[0]
@@ -94,9 +98,9 @@ class ScriptableEmotionModel(nn.Module):
         parts.append(iv[-s0 : -s0 + w])
         return torch.cat(parts, dim=1).t().unsqueeze(0)
 
-    def bottleneck(self, feats: torch.Tensor, ivectors: torch.Tensor) -> torch.Tensor:
-        """``(ceil(T / 3), dim)`` output of the layer."""
-        x = self.lda(self.network_input(feats, ivectors))
+    def run_network(self, x: torch.Tensor) -> torch.Tensor:
+        """Assembled input ``(1, in_dim, W)`` -> ``(ceil(T / 3), dim)`` output of the layer."""
+        x = self.lda(x)
         for full_layer in self.full_rate:
             x = full_layer(x)
         if self.ends_low_rate:
@@ -108,6 +112,10 @@ class ScriptableEmotionModel(nn.Module):
         else:
             x = x[:, :, self.margin : x.shape[2] - self.margin : self.subsampling]
         return x[0].t()
+
+    def bottleneck(self, feats: torch.Tensor, ivectors: torch.Tensor) -> torch.Tensor:
+        """``(ceil(T / 3), dim)`` output of the layer."""
+        return self.run_network(self.network_input(feats, ivectors))
 
     def forward(
         self, feats: torch.Tensor, ivectors: torch.Tensor

@@ -21,6 +21,8 @@ import numpy as np
 from lhotse.features.base import FeatureExtractor, register_extractor
 from lhotse.utils import Seconds, compute_num_frames
 
+from asr2emo.deploy.mfcc import knf_options
+
 
 @dataclass
 class KaldiMfccHiresConfig:
@@ -53,25 +55,8 @@ class KaldiMfccHiresConfig:
         return KaldiMfccHiresConfig(**data)
 
     def to_knf(self) -> knf.MfccOptions:
-        """The equivalent ``kaldi_native_fbank.MfccOptions``."""
-        opts = knf.MfccOptions()
-        fo = opts.frame_opts
-        fo.samp_freq = float(self.sampling_rate)
-        fo.frame_length_ms = self.frame_length * 1000.0
-        fo.frame_shift_ms = self.frame_shift * 1000.0
-        fo.dither = float(self.dither)
-        fo.preemph_coeff = float(self.preemph_coeff)
-        fo.remove_dc_offset = bool(self.remove_dc_offset)
-        fo.window_type = self.window_type
-        fo.snip_edges = bool(self.snip_edges)
-        mo = opts.mel_opts
-        mo.num_bins = int(self.num_mel_bins)
-        mo.low_freq = float(self.low_freq)
-        mo.high_freq = float(self.high_freq)
-        opts.num_ceps = int(self.num_ceps)
-        opts.use_energy = bool(self.use_energy)
-        opts.cepstral_lifter = float(self.cepstral_lifter)
-        return opts
+        """The equivalent ``kaldi_native_fbank.MfccOptions`` (built as the deploy path does)."""
+        return knf_options(self.to_dict())
 
 
 def _knf_mfcc(samples: np.ndarray, opts: knf.MfccOptions, sampling_rate: int) -> np.ndarray:

@@ -6,23 +6,27 @@ of an older virtual architecture (``compute_XY``, XY <= the GPU's). The pinned t
 ships sm_37..sm_86 without PTX, k2 1.23.4 sm_35..sm_86 plus PTX compute_86, so a Hopper
 (sm_90) or newer GPU fails at its first torch kernel. :func:`check_device` compares the GPU's
 compute capability with what the installed torch and k2 were built for and says what to
-install instead.
+install instead. torch is imported inside the functions, so that :func:`add_device_args` and
+:func:`check_threads` serve the torch-free deploy path of ``asr2emo predict`` too.
 """
 
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Tuple
-
-import torch
+from typing import TYPE_CHECKING, List, Optional, Tuple
 
 from asr2emo.utils.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 DEVICE = re.compile(r"^(cpu|cuda(:\d+)?)$")
 
 
 def torch_arch_list() -> List[str]:
     """Architectures of the installed torch's CUDA kernels, e.g. ``['sm_80', 'sm_86']``."""
+    import torch
+
     get = getattr(torch._C, "_cuda_getArchFlags", None)
     flags = get() if get is not None else ""
     return [a for a in (flags or "").split() if a]
@@ -61,6 +65,8 @@ def runs_on(capability: Tuple[int, int], archs: List[str]) -> bool:
 
 def unsupported_gpu_reason(index: int) -> Optional[str]:
     """None when torch and k2 have kernels for GPU ``index``, else the one-line explanation."""
+    import torch
+
     cap = torch.cuda.get_device_capability(index)
     name = torch.cuda.get_device_name(index)
     problems = []
@@ -82,6 +88,8 @@ def unsupported_gpu_reason(index: int) -> Optional[str]:
 
 def check_device(device: str) -> torch.device:
     """``device`` as a torch.device, or a :class:`UserError` saying why it cannot be used."""
+    import torch
+
     if not isinstance(device, str) or not DEVICE.match(device):
         raise UserError(f"--device must be cpu, cuda or cuda:N, got '{device}'")
     if device == "cpu":
@@ -118,5 +126,7 @@ def add_device_args(parser, threads: int = 1, device: bool = True) -> None:
 def setup_device(args) -> torch.device:
     """Check ``args.device`` / ``args.num_threads`` (see :func:`add_device_args`), set torch's
     thread count, and return the device."""
+    import torch
+
     torch.set_num_threads(check_threads(args.num_threads))
     return check_device(getattr(args, "device", "cpu"))
