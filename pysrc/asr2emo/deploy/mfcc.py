@@ -41,6 +41,21 @@ def lhotse_num_frames(num_samples: int, sampling_rate: int, frame_shift: float) 
     return int((num_samples + hop // 2) // hop)
 
 
+def samples_for_frames(num_frames: int, conf: Dict[str, Any]) -> int:
+    """Samples after which kaldi-native-fbank has the first ``num_frames`` frames ready: the
+    end of frame ``num_frames - 1`` (with snip_edges frame ``t`` is samples
+    ``[t * shift, t * shift + length)``; without, it is centred on ``t * shift + shift / 2``)."""
+    if num_frames <= 0:
+        return 0
+    rate = float(conf["sampling_rate"])
+    shift = round(rate * float(conf["frame_shift"]))
+    length = round(rate * float(conf["frame_length"]))
+    first = (num_frames - 1) * shift
+    if not bool(conf["snip_edges"]):
+        first += shift // 2 - length // 2
+    return first + length
+
+
 class StreamingMfcc:
     """MFCC of a signal fed in blocks; :meth:`accept` returns the frames that became ready.
 

@@ -60,6 +60,13 @@ class StreamingResampler:
                 self._buf_start += keep
         return np.concatenate(out) if out else np.zeros(0)
 
+    def inputs_needed(self, num_out: int) -> int:
+        """Input samples after which :meth:`accept` has returned the first ``num_out`` outputs
+        (the filter's right half: about 10 samples of the lower rate beyond their time)."""
+        if num_out <= 0 or self.up == self.down:
+            return max(num_out, 0)
+        return (num_out - 1 + self.n_pre_remove) * self.down // self.up + 1
+
     def accept(self, x: np.ndarray) -> np.ndarray:
         if self.up == self.down:
             self.num_in += len(x)
