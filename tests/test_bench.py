@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_entries_named_by_issue_8_exist():
     assert {"mfcc", "ivector", "train", "bottleneck", "predict"} <= set(entries())
-    assert {"decode", "predict_demo"} <= set(entries())
+    assert {"decode", "predict_demo", "timeline"} <= set(entries())
 
 
 def test_quick_run_of_one_entry(tmp_path):
@@ -73,3 +73,26 @@ def test_table_wraps_long_details_and_marks_errors():
     joined = " ".join(line.strip() for line in detail)
     assert "key0=0" in joined and "key39=19.5" in joined
     assert lines[-1].split()[:2] == ["y", "ERROR"] and "exit status 1" in lines[-1]
+
+
+def test_timeline_entry_measures_a_fresh_process_and_both_runtimes(tmp_path):
+    """The timeline entry's parts on a tiny model: the child process imports no torch, its
+    peak RSS is its own (not pytest's, which holds torch), ONNX and TorchScript agree."""
+    from asr2emo.bench.synthetic import make_random_model_dir
+    from asr2emo.bench.timeline import measure_length, side_by_side, write_long_wav
+    from asr2emo.emotion.onnx_export import export_onnx_dir
+    from asr2emo.emotion.torchscript import export_model_dir
+    from test_predict_timeline import CLASSES, TINY
+
+    model_dir = make_random_model_dir(tmp_path, CLASSES, "tdnnf3", TINY, num_gauss=4, pca_dim=12)
+    export_onnx_dir(model_dir, tmp_path / "onnx")
+    export_model_dir(model_dir, tmp_path / "ts")
+    wav = write_long_wav(tmp_path / "a.wav", 0.1)  # 6 s: windows [0, 4) and [2, 6)
+    r = measure_length(tmp_path / "onnx", wav)
+    assert r["records"] == 2 and r["audio_s"] == 6.0
+    assert 0 < r["network_s"] < r["seconds"]
+    # onnxruntime and numpy: tens of MB; pytest's own peak (torch) would be several hundred
+    assert 20 < r["peak_rss_mb"] < 250, r
+    side = side_by_side(tmp_path / "onnx", tmp_path / "ts", wav)
+    assert side["rtf_onnx"] > 0 and side["rtf_torchscript"] > 0
+    assert side["same_labels"] and side["max_posterior_diff"] < 1e-4

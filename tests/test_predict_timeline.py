@@ -11,6 +11,7 @@ import pytest
 import scipy.signal
 import soundfile as sf
 
+from asr2emo.bench._fresh import run_forked
 from asr2emo.bench.synthetic import make_random_model_dir
 from asr2emo.bin import export, predict
 from asr2emo.deploy.mfcc import compute_mfcc
@@ -134,36 +135,15 @@ def _write_long(path, minutes, sr=16000):
             f.write(_speechlike(60.0, sr, seed=m))
 
 
-# Linux keeps the peak RSS of the image a process exec'd from (here pytest, with torch loaded),
-# so the verb runs in a fork of a fresh interpreter, whose own peak starts at a few MB.
-PEAK_RSS = (
-    "import os, resource, sys\n"
-    "pid = os.fork()\n"
-    "if pid == 0:\n"
-    "    from asr2emo.cli import main\n"
-    "    rc = main(sys.argv[1:])\n"
-    "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-    "    print('PEAK_KB', peak, file=sys.stderr, flush=True)\n"
-    "    os._exit(rc)\n"
-    "sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))\n"
-)
-
-
 def test_memory_does_not_grow_with_length(onnx_dir, tmp_path):
     peaks, counts = {}, {}
     for minutes in (1, 30):
         path = tmp_path / f"{minutes}min.wav"
         _write_long(path, minutes)
         args = ["predict", "--timeline", "--window", "10", "--hop", "10", str(onnx_dir), str(path)]
-        r = subprocess.run(
-            [sys.executable, "-c", PEAK_RSS, *args],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        # in a fork of a fresh interpreter: this process's peak (torch) would carry over
+        r, peaks[minutes] = run_forked("asr2emo.cli:main", args, cwd=REPO, timeout=300)
         assert r.returncode == 0, r.stderr[-2000:]
-        peaks[minutes] = int(r.stderr.split("PEAK_KB")[1].split()[0])
         lines = [json.loads(x) for x in r.stdout.splitlines()]
         counts[minutes] = len(lines)
         assert lines[-1]["end"] == pytest.approx(60.0 * minutes)

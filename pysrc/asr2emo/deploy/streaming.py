@@ -29,6 +29,7 @@ compute time.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import List, Optional, Union
 
@@ -48,7 +49,9 @@ class StreamingTimeline:
     in seconds) of the windows completed, in order.
 
     ``model``: an ONNX export dir (or its ``model.onnx``), or an :class:`OnnxPredictor` already
-    loaded (shared between streams). ``opts``: window and hop (``conf/timeline.conf``).
+    loaded (shared between streams; any object with its ``bundle``, ``ivector``,
+    ``sampling_rate`` and ``predict_features`` will do). ``opts``: window and hop
+    (``conf/timeline.conf``).
     """
 
     def __init__(
@@ -62,7 +65,8 @@ class StreamingTimeline:
             raise UserError(f"sampling_rate must be an integer in Hz, got {sampling_rate!r}")
         if sampling_rate <= 0:
             raise UserError(f"sampling_rate must be > 0 Hz, got {sampling_rate}")
-        predictor = model if isinstance(model, OnnxPredictor) else OnnxPredictor(model, num_threads)
+        is_path = isinstance(model, (str, os.PathLike))
+        predictor = OnnxPredictor(model, num_threads) if is_path else model
         self.predictor = predictor
         self.opts = opts or TimelineOptions()
         self.window, self.hop = window_frames(predictor, self.opts)
@@ -74,10 +78,10 @@ class StreamingTimeline:
         self._resampler = StreamingResampler(self.sampling_rate, predictor.sampling_rate)
         self._mfcc = StreamingMfcc(self.mfcc_conf)
         self._ivectors = OnlineIvectors(predictor.ivector)
+        iv = predictor.ivector
         self._windows = WindowBuffer(
-            self.window, self.hop, predictor.ivector.period, self._mfcc.dim,
-            predictor.ivector.ivector_dim,
-        )  # fmt: skip
+            self.window, self.hop, iv.period, self._mfcc.dim, iv.ivector_dim
+        )
 
     @property
     def latency(self) -> float:
