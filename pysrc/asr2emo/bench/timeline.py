@@ -178,7 +178,7 @@ def _warm_up(predictor: OnnxPredictor) -> tuple[np.ndarray, np.ndarray]:
 
 
 def run(quick: bool = False) -> dict:
-    minutes = (0.25, 0.5) if quick else (1, 10, 60)
+    minutes = (0.1, 0.25, 0.5) if quick else (1, 10, 60)
     side_minutes = minutes[1]
     per: Dict[float, Dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
