@@ -3,8 +3,9 @@
 
 Compared: every lhotse manifest (``*.jsonl.gz`` under data/ and exp/, the run's own directory
 replaced by ``<W>`` so storage paths compare relative to the run), every array its cuts
-reference (features and custom arrays: i-vectors, bottlenecks), every ``wer.txt`` and
-``hyp.txt``, and ``exp/report/metrics.json``. Prints one line per difference and a summary;
+reference (features and custom arrays: i-vectors, bottlenecks), and every result file
+(:data:`RESULT_FILES`: hypotheses, WERs, emotion predictions and metrics; run directory
+replaced likewise). Prints one line per difference and a summary;
 exit status 1 when anything differs.
 
     python recipes/compare_runs.py exp/runners/local exp/runners/run exp/runners/slurm
@@ -29,6 +30,12 @@ def manifest_text(path: Path, root: Path) -> str:
     return text.replace(str(root.resolve()), "<W>").replace(str(root), "<W>")
 
 
+def relative_text(path: Path, root: Path) -> str:
+    """A result file's text with the run directory replaced by ``<W>``."""
+    text = path.read_text()
+    return text.replace(str(root.resolve()), "<W>").replace(str(root), "<W>")
+
+
 def array_digests(path: Path) -> Dict[str, str]:
     """``{cut_id/field: sha1 of the loaded array}`` of a cut manifest (empty for other kinds)."""
     first = json.loads(gzip.open(path, "rt").readline() or "{}")
@@ -48,16 +55,15 @@ def array_digests(path: Path) -> Dict[str, str]:
     return out
 
 
+RESULT_FILES = ("wer.txt", "hyp.txt", "errs.txt", "metrics.json", "predictions.jsonl")
+
+
 def run_files(root: Path) -> List[Path]:
     """The compared files of one run, relative to it."""
     keep = []
     for sub in ("data", "exp"):
         for p in sorted((root / sub).rglob("*")):
-            if p.is_file() and (
-                p.name.endswith(".jsonl.gz")
-                or p.name in ("wer.txt", "hyp.txt")
-                or p.relative_to(root).as_posix() == "exp/report/metrics.json"
-            ):
+            if p.is_file() and (p.name.endswith(".jsonl.gz") or p.name in RESULT_FILES):
                 keep.append(p.relative_to(root))
     return keep
 
@@ -77,7 +83,7 @@ def compare(ref: Path, other: Path) -> List[str]:
             bad = [k for k in da if da[k] != db.get(k)]
             if bad:
                 diffs.append(f"{other}: {len(bad)} arrays of {rel} differ, e.g. {bad[0]}")
-        elif (ref / rel).read_bytes() != (other / rel).read_bytes():
+        elif relative_text(ref / rel, ref) != relative_text(other / rel, other):
             diffs.append(f"{other}: {rel} differs")
     return diffs
 
