@@ -59,6 +59,7 @@ check_int stop-stage "$stop_stage"
 check_stage_range "$stage" "$stop_stage" 5
 check_int nj "$nj"
 . ./path.sh
+. ./cmd.sh  # train_cmd: the job runner of the --nj steps
 if [ -z "$conf_dir" ]; then
   if conf_dir=$(asr2emo model-conf "$asr_exp_dir/tdnnf" conf conf/mini 2>/dev/null); then
     log "--conf-dir $conf_dir: the one the acoustic model in $asr_exp_dir/tdnnf was trained with"
