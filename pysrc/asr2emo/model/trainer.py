@@ -132,6 +132,13 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
         default="lfmmi",
         help="lfmmi (asr2emo.lfmmi) or plain phone CTC (baseline)",
     )
+    p.add_argument(
+        "--topology",
+        choices=["ctc", "chain"],
+        default=None,
+        help="output units: ctc (phones + blank) or chain (biphone pdfs); must be the lang "
+        "directory's (stage 1 --topology); default: the lang's",
+    )
     # Loss keys, forwarded to LfMmiLoss (owned by asr2emo.lfmmi; None = its default).
     p.add_argument("--den-scale", type=float, default=None)
     p.add_argument("--ctc-weight", type=float, default=None)
@@ -147,7 +154,22 @@ def build_loss(args: argparse.Namespace, device: torch.device):
 
     info = read_lang_info(args.lang_dir)
     num_outputs = int(info["num_outputs"])
+    topology = info.get("topology")
+    if args.topology is not None and args.topology != topology:
+        raise UserError(
+            f"--topology={args.topology} but lang dir '{args.lang_dir}' was built with "
+            f"--topology={topology}: rebuild it (stage 1, lang.conf --topology={args.topology})"
+        )
+    if topology == "chain":
+        logging.info(
+            f"chain topology: {num_outputs} pdfs (biphones, --min-biphone-count="
+            f"{info['min_biphone_count']}, --min-monophone-count={info['min_monophone_count']})"
+        )
     if args.loss == "ctc":
+        if topology != "ctc":
+            raise UserError(
+                f"--loss=ctc needs a --topology=ctc lang dir; '{args.lang_dir}' is {topology}"
+            )
         from asr2emo.model.ctc import CtcLoss
 
         return CtcLoss(args.lang_dir, device), num_outputs
@@ -301,6 +323,7 @@ NOT_MODEL_SETTINGS = (
     "save_every_n",
     "keep_last_k",
     "max_steps",
+    "topology",  # a check against the lang directory, whose fingerprint is in the record
 )
 STARTED = ".started"  # the record of the training whose checkpoints are in the directory
 
