@@ -37,14 +37,23 @@ from asr2emo.lang.chain_topo import chain_topo
 from asr2emo.lang.graphs import load_fsa
 from asr2emo.lang.lexicon import read_symbol_table
 from asr2emo.lang.prepare import read_lang_info
+from asr2emo.lfmmi.leaky_hmm import add_leaky_hmm
 from asr2emo.utils.errors import UserError
 
 
 class MmiGraphCompiler:
-    """LF-MMI graphs from a lang directory (``L.pt``, ``P.pt``, ``words.txt``, ``lang.json``)."""
+    """LF-MMI graphs from a lang directory (``L.pt``, ``P.pt``, ``words.txt``, ``lang.json``).
+
+    ``leaky_hmm_coefficient`` > 0 adds Kaldi's leaky HMM to the denominator only
+    (:mod:`asr2emo.lfmmi.leaky_hmm`); the numerator is cut out of the graph without leaks.
+    """
 
     def __init__(
-        self, lang_dir: Path | str, device: torch.device | str = "cpu", oov: str = "<unk>"
+        self,
+        lang_dir: Path | str,
+        device: torch.device | str = "cpu",
+        oov: str = "<unk>",
+        leaky_hmm_coefficient: float = 0.0,
     ):
         self.lang_dir = Path(lang_dir)
         self.device = torch.device(device)
@@ -69,12 +78,21 @@ class MmiGraphCompiler:
                 raise UserError(f"{lang_dir}: pdf_map.txt and lang.json disagree on the pdfs")
             H = chain_topo(pdf_map)
         self.topo = k2.arc_sort(H).to(self.device)
-        self.den_graph = self._build_den_graph(P)
+        self.num_base = self._build_den_graph(P)  # H o P: what numerators are cut from
         name = "ctc_topo o P" if self.topology == "ctc" else "chain H o P"
         logging.info(
-            f"den graph ({name}): {self.den_graph.shape[0]} states, "
-            f"{self.den_graph.num_arcs} arcs; {self.num_outputs} outputs"
+            f"den graph ({name}): {self.num_base.shape[0]} states, "
+            f"{self.num_base.num_arcs} arcs; {self.num_outputs} outputs"
         )
+        self.den_graph = self.num_base
+        if leaky_hmm_coefficient > 0:
+            self.den_graph = add_leaky_hmm(self.num_base, leaky_hmm_coefficient).to(self.device)
+            logging.info(
+                f"leaky HMM (coefficient {leaky_hmm_coefficient}): den graph "
+                f"{self.den_graph.shape[0]} states, {self.den_graph.num_arcs} arcs"
+            )
+        elif leaky_hmm_coefficient < 0:
+            raise UserError(f"--leaky-hmm-coefficient must be >= 0, got {leaky_hmm_coefficient}")
 
     def _build_den_graph(self, P: k2.Fsa) -> k2.Fsa:
         """H o P: labels = network outputs, aux_labels = phones (P is epsilon-free)."""
@@ -98,7 +116,7 @@ class MmiGraphCompiler:
     def compile(self, texts: List[str]) -> Tuple[k2.Fsa, k2.Fsa]:
         """(numerator graphs, one per text; denominator graph as an FsaVec of one FSA)."""
         trans = self.transcript_fsa(texts)
-        num = k2.compose(self.den_graph, trans, treat_epsilons_specially=False)
+        num = k2.compose(self.num_base, trans, treat_epsilons_specially=False)
         num = k2.arc_sort(k2.connect(num))
         return num, k2.create_fsa_vec([self.den_graph])
 

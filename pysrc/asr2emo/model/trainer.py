@@ -144,6 +144,12 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ctc-weight", type=float, default=None)
     p.add_argument("--l2-regularize", type=float, default=None)
     p.add_argument("--output-beam", type=float, default=None)
+    p.add_argument(
+        "--leaky-hmm-coefficient",
+        type=float,
+        default=None,
+        help="Kaldi's leaky HMM in the denominator (tdnn_1g: 0.1); unset: none",
+    )
     add_spec_augment_args(p)
 
 
@@ -178,7 +184,8 @@ def build_loss(args: argparse.Namespace, device: torch.device):
         from asr2emo.lfmmi.loss import LfMmiLoss
     except ImportError as e:
         raise UserError(f"LF-MMI loss not available ({e}); use --loss=ctc")
-    compiler = MmiGraphCompiler(args.lang_dir, device=device)
+    leaky = getattr(args, "leaky_hmm_coefficient", None) or 0.0
+    compiler = MmiGraphCompiler(args.lang_dir, device=device, leaky_hmm_coefficient=leaky)
     kwargs = {k: getattr(args, k) for k in LOSS_KEYS if getattr(args, k) is not None}
     return LfMmiLoss(compiler, **kwargs), num_outputs
 
@@ -331,6 +338,8 @@ STARTED = ".started"  # the record of the training whose checkpoints are in the 
 def training_record(args: argparse.Namespace, config: TdnnfConfig) -> Dict[str, Any]:
     """What the trained model depends on: topology, training settings, cuts, lang, CMVN."""
     settings = config_of(args, exclude=NOT_MODEL_SETTINGS)
+    if settings.get("leaky_hmm_coefficient") is None:  # unset: the record trainings always had
+        settings.pop("leaky_hmm_coefficient", None)
     settings["model"] = config_to_dict(config)
     inputs = {"train_cuts": args.train_cuts, "valid_cuts": args.valid_cuts, "lang": args.lang_dir}
     cmvn = Path(args.cmvn) if args.cmvn else default_cmvn_path(args.train_cuts)
