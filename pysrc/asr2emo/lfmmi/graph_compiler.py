@@ -10,12 +10,11 @@ numerator can be cut out of it), the numerator H o P o L(transcript) as below.
 
 ``ctc``: **CTC** (``k2.ctc_topo`` over the phones, network output 0 = blank), as icefall's
 MMI recipes (``MmiTrainingGraphCompiler``: ctc_topo o P for the denominator, ctc_topo o P o
-transcript for the numerator). Why not Kaldi's chain topology (one state with a self-loop per
-phone, biphone-clustered pdfs)? The chain topology needs context-dependent tree building from
-alignments (a GMM system we do not have) to work well; with monophones, the CTC topology with a
-shared blank is the robust choice known to train from scratch with k2 LF-MMI, and the decoding
-graph is then the standard icefall ``HLG``. Frame subsampling 3 is handled by the model; both
-topologies allow one output frame per phone at minimum.
+transcript for the numerator). Kaldi's regular chain recipes cluster their pdfs with a tree
+grown on GMM alignments we do not have; without alignments, the choices are the flat-start
+biphones above (no tree, pdfs tied by counts) or monophone CTC with a shared blank, which is
+known to train robustly from scratch with k2 LF-MMI (the demo's default for now). Frame
+subsampling 3 is handled by the model; both topologies allow one output frame per phone.
 
 The numerator is ``H o P o L(transcript)``: it contains the same P scores as the denominator
 ``H o P``, so every numerator path is a denominator path with weight at most its denominator
