@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import subprocess
 
 import pytest
+from lhotse import SupervisionSegment, SupervisionSet
 
 from asr2emo.lang import prepare_lang_from_lexicon
 from asr2emo.lang.biphone import (
@@ -106,3 +108,29 @@ def test_chain_lang_dir(tmp_path):
     assert json.loads((chain / ".done").read_text())["config"]["min_biphone_count"] == 2
     with pytest.raises(UserError, match="--topology must be"):
         prepare_lang_from_lexicon(LEXICON, TEXTS, tmp_path / "x", topology="hmm")
+
+
+def test_prepare_lang_sh_chain(tmp_path, repo):
+    """The stage-1 step with a chain conf: pdf map and lang.json; a bad value is one line."""
+    corpus = tmp_path / "TEDLIUM_release2"
+    corpus.mkdir()
+    (corpus / "TEDLIUM.152k.dic").write_text("ab A B\nba B A\na A\n")
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    SupervisionSet.from_segments(
+        SupervisionSegment(f"s{i}", f"r{i}", 0.0, 1.0, text=t) for i, t in enumerate(TEXTS)
+    ).to_file(manifests / "tedlium2_supervisions_train.jsonl.gz")
+    conf = tmp_path / "lang.conf"
+    conf.write_text(
+        "--vocab=train\n--phone-lm-order=2\n--topology=chain  # biphones\n"
+        "--min-biphone-count=2\n--min-monophone-count=4\n--ci-silence=true\n"
+    )
+    out = tmp_path / "lang"
+    cmd = ["local/prepare_lang.sh", "--config", str(conf), str(corpus), str(manifests), str(out)]
+    r = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((out / "lang.json").read_text())["num_outputs"] == 14
+    assert "chain topology: 14 pdfs" in (out / "log" / "prepare_lang.log").read_text()
+    conf.write_text("--topology=hmm\n")
+    r = subprocess.run(cmd, cwd=repo, capture_output=True, text=True)
+    assert r.returncode != 0 and "--topology" in r.stderr and "Traceback" not in r.stderr
