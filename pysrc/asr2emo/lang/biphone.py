@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from asr2emo.lang.lexicon import Lexicon, words_to_phones
 from asr2emo.utils.errors import UserError
 
 NO_LEFT = 0  # Kaldi's left-context value for "no phone before" (phone ids start at 1)
@@ -177,7 +178,7 @@ def pdf_sequence(
 
 def pdf_map_from_transcripts(
     texts: Iterable[str],
-    lexicon: Mapping[str, List[List[str]]],
+    lexicon: Lexicon,
     phone_table: Mapping[str, int],
     min_biphone_count: int = 100,
     min_monophone_count: int = 20,
@@ -185,12 +186,10 @@ def pdf_map_from_transcripts(
 ) -> BiphonePdfMap:
     """The tied pdf map of the real phones of ``phone_table``, counted on ``texts`` (first
     pronunciation of each word, OOV -> ``<unk>``, no silence: Kaldi's ``prepare_e2e.sh``)."""
-    from asr2emo.lang.lexicon import words_to_phones
-
     phones = [i for s, i in phone_table.items() if s != "<eps>" and not s.startswith("#")]
     seqs = []
     for text in texts:
-        pron = words_to_phones(text.split(), lexicon)  # type: ignore[arg-type]
+        pron = words_to_phones(text.split(), lexicon)
         if pron:
             seqs.append([phone_table[p] for p in pron])
     bi, mono = biphone_counts(seqs)
