@@ -10,7 +10,8 @@ Reads <tedlium-dir>/TEDLIUM.152k.dic and <manifest-dir>/tedlium2_supervisions_tr
 writes <lang-dir>/{lexicon.txt,phones.txt,words.txt,L.pt,L_disambig.pt,P.pt,G.pt,HLG.pt,lang.json}.
 Options:
   --config FILE   conf/lang.conf-style file, passed to 'asr2emo prepare-lang'
-                  (its keys: --vocab --sil-prob --phone-lm-order --word-lm-order --seed --build-hlg)"
+                  (its keys: --vocab --sil-prob --phone-lm-order --word-lm-order --seed --build-hlg
+                   --topology --min-biphone-count --min-monophone-count --ci-silence)"
 
 . utils/lib.sh
 . utils/parse_options.sh

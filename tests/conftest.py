@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -164,7 +165,9 @@ TINY = """--num-layers=7
 """
 
 
-def train_yesno_tdnnf(work: Path) -> Path:
+def train_yesno_tdnnf(
+    work: Path, topology: str = "ctc", seed: int = 42, extra: Sequence[str] = ()
+) -> Path:
     from asr2emo.cli import main as cli
     from yesno import yesno_cuts, yesno_lang, yesno_split
 
@@ -176,7 +179,7 @@ def train_yesno_tdnnf(work: Path) -> Path:
     test_cuts = yesno_cuts(YESNO, work / "test", test)
     train_cuts.to_file(work / "train.jsonl.gz")
     test_cuts.to_file(work / "test.jsonl.gz")
-    lang = yesno_lang(work / "lang", [c.supervisions[0].text for c in train_cuts])
+    lang = yesno_lang(work / "lang", [c.supervisions[0].text for c in train_cuts], topology)
     (work / "tiny.conf").write_text(TINY)
     exp = work / "exp"
     rc = cli(
@@ -202,6 +205,11 @@ def train_yesno_tdnnf(work: Path) -> Path:
             # speaker in 10 epochs it costs accuracy (3.75 % WER with it, RESULTS.md).
             "--spec-augment",
             "false",
+            "--topology",
+            topology,
+            "--seed",
+            str(seed),
+            *extra,
             str(work / "train.jsonl.gz"),
             str(work / "test.jsonl.gz"),
             str(lang),

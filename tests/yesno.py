@@ -58,9 +58,12 @@ def yesno_split(wav_dir: Path | str) -> Tuple[List[Path], List[Path]]:
     return files[0::2], files[1::2]
 
 
-def yesno_lang(lang_dir: Path | str, texts: List[str]) -> Path:
-    """A lang directory (L, P, G, HLG) for the two-word yes/no vocabulary."""
+def yesno_lang(lang_dir: Path | str, texts: List[str], topology: str = "ctc") -> Path:
+    """A lang directory (L, P, G, HLG) for the two-word yes/no vocabulary; ``topology="chain"``
+    ties its biphones with conf/lang.conf's counts (100 / 20)."""
     from asr2emo.lang.prepare import prepare_lang_from_lexicon
 
     lexicon = {"YES": [["K", "E", "N"]], "NO": [["L", "O"]]}
-    return prepare_lang_from_lexicon(lexicon, texts, lang_dir, phone_lm_order=2, word_lm_order=2)
+    return prepare_lang_from_lexicon(
+        lexicon, texts, lang_dir, phone_lm_order=2, word_lm_order=2, topology=topology
+    )

@@ -3,7 +3,8 @@
 Reads ``DICT`` (``TEDLIUM.152k.dic`` layout: ``word PH PH ...``, alternatives ``word(2) ...``) and
 the training transcripts ``MANIFEST_DIR/<corpus>_supervisions_train.jsonl.gz`` (lhotse, ``text``),
 writes ``LANG_DIR`` (see :mod:`asr2emo.lang.prepare`) with ``.done`` last; rebuilds it when the
-dictionary, the transcripts or an option changed.
+dictionary, the transcripts or an option changed. With ``--topology=chain`` it also writes the
+biphone pdf map (tied by counts in the training transcripts), and HLG.pt is HCLG over its pdfs.
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from pathlib import Path
 from lhotse import SupervisionSet
 
 from asr2emo.lang.lexicon import read_cmu_dict, restrict_lexicon
-from asr2emo.lang.prepare import prepare_lang_from_lexicon
-from asr2emo.utils.config import ConfArgumentParser
+from asr2emo.lang.prepare import TOPOLOGIES, ChainOptions, prepare_lang_from_lexicon
+from asr2emo.utils.config import ConfArgumentParser, str2bool
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.logging import setup_logging
 
@@ -36,6 +37,31 @@ def get_parser() -> ConfArgumentParser:
     p.add_argument("--word-lm-order", type=int, default=3, help="order of the word LM G")
     p.add_argument("--seed", type=int, default=0, help="seed of the silence insertion for P")
     p.add_argument("--build-hlg", type=lambda v: v == "true", default=True, help="true|false")
+    p.add_argument(
+        "--topology",
+        choices=list(TOPOLOGIES),
+        default="ctc",
+        help="network outputs: ctc (phones + blank) or chain (biphone pdfs, Kaldi e2e chain)",
+    )
+    d = ChainOptions()
+    p.add_argument(
+        "--min-biphone-count",
+        type=int,
+        default=d.min_biphone_count,
+        help="chain: a rarer biphone of the training text shares its monophone's pdfs",
+    )
+    p.add_argument(
+        "--min-monophone-count",
+        type=int,
+        default=d.min_monophone_count,
+        help="chain: a phone seen no more often shares one global pdf pair",
+    )
+    p.add_argument(
+        "--ci-silence",
+        type=str2bool,
+        default=d.ci_silence,
+        help="chain: SIL and SPN context independent",
+    )
     p.add_argument("--log-file", default=None, help="also log to this file")
     p.add_argument("dict", type=Path, help="CMU-style dictionary (TEDLIUM.152k.dic)")
     p.add_argument("manifest_dir", type=Path, help="directory with the supervision manifests")
@@ -67,5 +93,7 @@ def main(args) -> int:
         word_lm_order=args.word_lm_order,
         seed=args.seed,
         build_hlg=args.build_hlg,
+        topology=args.topology,
+        chain=ChainOptions(args.min_biphone_count, args.min_monophone_count, args.ci_silence),
     )
     return 0

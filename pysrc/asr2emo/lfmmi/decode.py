@@ -5,9 +5,11 @@ the decoding graph with the network outputs gives a lattice per supervision segm
 path (tropical semiring) carries the word ids on its aux_labels.
 
 ``acoustic_scale`` multiplies the network's log-probabilities before the search (Kaldi's
-``--acoustic-scale``; equivalently an LM weight of ``1 / acoustic_scale``). The MMI-trained
-outputs of the CTC-topology model are sharp, so at 1.0 the acoustics overrule the word 3-gram
-and the demo decodes many insertions; conf/mini/decode.conf sets the value tuned on dev.
+``--acoustic-scale``; equivalently an LM weight of ``1 / acoustic_scale``). The graph is HLG
+for ``--topology=ctc`` and HCLG over biphone pdfs for ``--topology=chain`` (same file, same
+search). The MMI-trained outputs of the CTC-topology model are sharp, so at 1.0 the acoustics
+overrule the word 3-gram and the demo decodes many insertions; conf/mini/decode.conf sets the
+value tuned on dev.
 """
 
 from __future__ import annotations

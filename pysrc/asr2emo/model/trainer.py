@@ -132,11 +132,24 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
         default="lfmmi",
         help="lfmmi (asr2emo.lfmmi) or plain phone CTC (baseline)",
     )
+    p.add_argument(
+        "--topology",
+        choices=["ctc", "chain"],
+        default=None,
+        help="output units: ctc (phones + blank) or chain (biphone pdfs); must be the lang "
+        "directory's (stage 1 --topology); default: the lang's",
+    )
     # Loss keys, forwarded to LfMmiLoss (owned by asr2emo.lfmmi; None = its default).
     p.add_argument("--den-scale", type=float, default=None)
     p.add_argument("--ctc-weight", type=float, default=None)
     p.add_argument("--l2-regularize", type=float, default=None)
     p.add_argument("--output-beam", type=float, default=None)
+    p.add_argument(
+        "--leaky-hmm-coefficient",
+        type=float,
+        default=None,
+        help="Kaldi's leaky HMM in the denominator (tdnn_1g: 0.1); unset: none",
+    )
     add_spec_augment_args(p)
 
 
@@ -147,7 +160,22 @@ def build_loss(args: argparse.Namespace, device: torch.device):
 
     info = read_lang_info(args.lang_dir)
     num_outputs = int(info["num_outputs"])
+    topology = info.get("topology")
+    if args.topology is not None and args.topology != topology:
+        raise UserError(
+            f"--topology={args.topology} but lang dir '{args.lang_dir}' was built with "
+            f"--topology={topology}: rebuild it (stage 1, lang.conf --topology={args.topology})"
+        )
+    if topology == "chain":
+        logging.info(
+            f"chain topology: {num_outputs} pdfs (biphones, --min-biphone-count="
+            f"{info['min_biphone_count']}, --min-monophone-count={info['min_monophone_count']})"
+        )
     if args.loss == "ctc":
+        if topology != "ctc":
+            raise UserError(
+                f"--loss=ctc needs a --topology=ctc lang dir; '{args.lang_dir}' is {topology}"
+            )
         from asr2emo.model.ctc import CtcLoss
 
         return CtcLoss(args.lang_dir, device), num_outputs
@@ -156,7 +184,8 @@ def build_loss(args: argparse.Namespace, device: torch.device):
         from asr2emo.lfmmi.loss import LfMmiLoss
     except ImportError as e:
         raise UserError(f"LF-MMI loss not available ({e}); use --loss=ctc")
-    compiler = MmiGraphCompiler(args.lang_dir, device=device)
+    leaky = getattr(args, "leaky_hmm_coefficient", None) or 0.0
+    compiler = MmiGraphCompiler(args.lang_dir, device=device, leaky_hmm_coefficient=leaky)
     kwargs = {k: getattr(args, k) for k in LOSS_KEYS if getattr(args, k) is not None}
     return LfMmiLoss(compiler, **kwargs), num_outputs
 
@@ -301,6 +330,7 @@ NOT_MODEL_SETTINGS = (
     "save_every_n",
     "keep_last_k",
     "max_steps",
+    "topology",  # a check against the lang directory, whose fingerprint is in the record
 )
 STARTED = ".started"  # the record of the training whose checkpoints are in the directory
 
@@ -308,6 +338,8 @@ STARTED = ".started"  # the record of the training whose checkpoints are in the 
 def training_record(args: argparse.Namespace, config: TdnnfConfig) -> Dict[str, Any]:
     """What the trained model depends on: topology, training settings, cuts, lang, CMVN."""
     settings = config_of(args, exclude=NOT_MODEL_SETTINGS)
+    if settings.get("leaky_hmm_coefficient") is None:  # unset: the record trainings always had
+        settings.pop("leaky_hmm_coefficient", None)
     settings["model"] = config_to_dict(config)
     inputs = {"train_cuts": args.train_cuts, "valid_cuts": args.valid_cuts, "lang": args.lang_dir}
     cmvn = Path(args.cmvn) if args.cmvn else default_cmvn_path(args.train_cuts)
