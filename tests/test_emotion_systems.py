@@ -16,7 +16,7 @@ from asr2emo.systems.fusion import Scores, fit_weight, fuse
 from asr2emo.systems.heads import LayerMixHead, UtteranceHeadConfig
 from asr2emo.systems.pooling import AttentiveStatsPooling, utterance_stats
 from asr2emo.systems.report import write_report
-from asr2emo.systems.run import CANDIDATES, SystemsConfig, run_fold
+from asr2emo.systems.run import CANDIDATES, INNER_CANDIDATES, SystemsConfig, run_fold
 from asr2emo.utils.errors import UserError
 
 HEAD = HeadConfig(max_epochs=6, lr=1e-2, batch_size=256, patience=3, seed=3)
@@ -56,10 +56,9 @@ def test_every_system_on_stage8_folds_and_the_choice_from_validation_only(stage8
             np.testing.assert_allclose(r[name]["test"].posteriors.sum(axis=1), 1.0, atol=1e-6)
         w = np.asarray(r["layer_mix"]["info"]["layer_weights"])
         assert w.shape == (2,) and np.all(w >= 0) and abs(w.sum() - 1) < 1e-6
-        chosen = r["selected"]["info"]["chosen"]
-        assert r["selected"]["info"]["val_uas"][chosen] == max(
-            r["selected"]["info"]["val_uas"].values()
-        )
+        info = r["selected"]["info"]
+        assert info["selection"] == "inner-cv" and set(info["val_uas"]) == set(INNER_CANDIDATES)
+        assert info["val_uas"][info["chosen"]] == max(info["val_uas"].values())
         # the stage-8 heads rescored reproduce stage 8's test decisions
         recs = [json.loads(x) for x in (head.parent / "predictions.jsonl").read_text().splitlines()]
         paper = r["paper"]["test"].posteriors.argmax(axis=1)
@@ -87,7 +86,8 @@ def test_fusion_weight_refuses_test_utterances():
 
 
 def test_run_fold_fits_fusion_on_validation_ids(stage8, monkeypatch):
-    """A spy on the fusion fit: it only ever sees the fold's validation utterances."""
+    """A spy on the fusion fit: it sees training-session utterances only (the validation
+    speaker's, or every training-session utterance's inner-CV scores), never a test one."""
     tmp, data, metrics, stats, egemaps = stage8
     seen = []
     real = fusion.fit_weight
@@ -101,10 +101,12 @@ def test_run_fold_fits_fusion_on_validation_ids(stage8, monkeypatch):
     head = tmp / "emotion" / "tdnnf12" / f"fold-{fold.fold}" / "head.pt"
     run_fold(fold, data, stats, egemaps, head, FAST, HEAD.seed)
     val = {data.ids[u] for u in fold.val}
+    training = val | {data.ids[u] for u in fold.train}
     test = {data.ids[u] for u in fold.test}
     assert len(seen) == 3
     for fitted, test_ids in seen:
-        assert fitted == val and test_ids == test and not fitted & test
+        assert test_ids == test and not fitted & test and fitted <= training
+    assert sorted(len(f) for f, _ in seen) == [len(val), len(training), len(training)]
 
 
 def test_fuse_is_log_linear_and_normalized():

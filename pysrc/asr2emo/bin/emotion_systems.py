@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from asr2emo.systems.heads import UtteranceHeadConfig
-from asr2emo.systems.run import SystemsConfig
+from asr2emo.systems.run import SELECTIONS, SystemsConfig
 from asr2emo.utils.config import (
     ConfArgumentParser,
     add_dataclass_args,
@@ -73,6 +73,13 @@ def get_parser() -> ConfArgumentParser:
     d = SystemsConfig()
     p.add_argument("--svm-c", type=float, default=d.svm_c)
     p.add_argument("--svm-gamma", default=d.svm_gamma)
+    p.add_argument(
+        "--selection",
+        choices=list(SELECTIONS),
+        default=d.selection,
+        help="inner-cv: fusion weights and the choice from an inner leave-one-session-out over "
+        "the training sessions; val-speaker: from the fold's validation speaker only",
+    )
     p.add_argument("--num-threads", type=int, default=1, help="torch threads (CPU)")
     return p
 
@@ -119,6 +126,7 @@ def main(args: argparse.Namespace) -> int:
         head=dataclass_from_args(UtteranceHeadConfig, args, "head_"),
         svm_c=args.svm_c,
         svm_gamma=args.svm_gamma,
+        selection=args.selection,
     )
     seed, classes = emotion_settings(args.emotion_config)
     stage8 = layer_metrics(args.emotion_dir) if args.emotion_dir.is_dir() else {}

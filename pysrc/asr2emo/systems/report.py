@@ -84,7 +84,7 @@ def markdown(comp: Dict, titles: Dict[str, str], results: Dict[int, Dict], layer
         sd = "–" if s is None else f"{100 * s:.1f}"
         lines += [f"Chosen system vs eGeMAPS + SVM (baselines), ΔUA: {100 * m:+.1f} ± {sd} "
                   f"(per fold {per}).", ""]  # fmt: skip
-    lines += ["| fold | chosen on validation | validation UA | fusion weight of the system "
+    lines += ["| fold | chosen | its held-out UA (selection data) | fusion weight of the system "
               "(1 = no eGeMAPS) |", "|---|---|---|---|"]  # fmt: skip
     for k, r in sorted(results.items()):
         info = r["selected"]["info"]
@@ -99,7 +99,13 @@ def markdown(comp: Dict, titles: Dict[str, str], results: Dict[int, Dict], layer
     mean = np.mean([w for w in comp["layer_weights"].values()], axis=0)
     lines += ["| mean | " + " | ".join(f"{x:.3f}" for x in mean) + " |", ""]
     lines.append(
-        "All choices (early stopping, fusion weights, the chosen system) are made on the "
-        "validation speaker of the training sessions; no test label is read before."
+        "All choices (early stopping, fusion weights, the chosen system) are made on speakers of "
+        "the training sessions (selection: "
+        + ", ".join(
+            sorted(
+                {r["selected"]["info"].get("selection", "val-speaker") for r in results.values()}
+            )
+        )
+        + "); no test label is read before."
     )
     return "\n".join(lines) + "\n"

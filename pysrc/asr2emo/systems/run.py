@@ -8,11 +8,18 @@ Per fold (stage 8's test session and validation speaker, checked against its out
 - ``egemaps``: eGeMAPS v02 functionals + SVM (rbf, Platt posteriors) on the training speakers;
 - ``<x>+egemaps``: score-level fusion of each of the above with ``egemaps`` (weight on the
   validation speaker);
-- ``selected``: per fold, the candidate with the best validation UA (ties: the earlier one in
-  :data:`CANDIDATES`, simplest first).
+- ``selected``: per fold, the candidate with the best UA on held-out training-session data
+  (ties: the earlier one, simplest first).
 
-Nothing here reads a test label before the fold's decisions are made: the heads stop early on
-the validation speaker, the fusion weight and the selection use validation scores only.
+``selection="inner-cv"`` (the default) scores the candidates by an inner leave-one-session-out
+over the fold's training sessions (each inner fold with its own validation speaker for early
+stopping): every training-session utterance is predicted by models that did not see its
+session, so the fusion weights and the choice rest on all training speakers rather than on one.
+The paper's frame head is not retrained per inner fold (20 frame-level trainings per fold), so
+in this mode the candidates are :data:`INNER_CANDIDATES`. ``selection="val-speaker"`` uses the
+fold's one validation speaker for the weights and the choice among all :data:`CANDIDATES`.
+
+Nothing here reads a test label before the fold's decisions are made.
 """
 
 from __future__ import annotations
@@ -49,6 +56,8 @@ from asr2emo.utils.io import atomic_path
 BASE = ("paper", "asp", "layer_mix", "egemaps")
 FUSED = tuple(f"{s}+egemaps" for s in ("paper", "asp", "layer_mix"))
 CANDIDATES = BASE + FUSED
+INNER_CANDIDATES = ("asp", "layer_mix", "egemaps", "asp+egemaps", "layer_mix+egemaps")
+SELECTIONS = ("inner-cv", "val-speaker")
 TITLES = {
     "paper": "paper: frame-level head, summed softmax ({layer})",
     "asp": "attentive statistics pooling head ({layer})",
@@ -57,7 +66,7 @@ TITLES = {
     "paper+egemaps": "fusion: paper + eGeMAPS",
     "asp+egemaps": "fusion: attentive pooling + eGeMAPS",
     "layer_mix+egemaps": "fusion: layer mixing + eGeMAPS",
-    "selected": "**chosen per fold on the validation speaker**",
+    "selected": "**chosen per fold on training-session speakers**",
 }
 
 
@@ -68,6 +77,7 @@ class SystemsConfig:
     head: UtteranceHeadConfig = field(default_factory=UtteranceHeadConfig)
     svm_c: float = 1.0
     svm_gamma: str = "scale"
+    selection: str = "inner-cv"
 
 
 def egemaps_model(cfg: SystemsConfig, seed: int) -> Pipeline:
@@ -91,6 +101,49 @@ def _full_posteriors(pipe: Pipeline, x: np.ndarray, num_classes: int) -> np.ndar
 
 def _scores(data: FrameData, utts: np.ndarray, post: np.ndarray) -> Scores:
     return Scores([data.ids[u] for u in utts.tolist()], np.asarray(post, dtype=np.float64))
+
+
+def _fit_systems(
+    data: FrameData,
+    stats: torch.Tensor,
+    egemaps: np.ndarray,
+    train: np.ndarray,
+    val: np.ndarray,
+    cfg: SystemsConfig,
+    seed: int,
+    fold: int,
+):
+    """The three trained systems of one split: ``{name: (predict(utts) -> posteriors, info)}``."""
+    num_classes = len(data.classes)
+    asp, asp_hist = train_asp(data, train, val, cfg.head, fold)
+    mix, mix_hist = train_layer_mix(stats, data.labels, data.classes, train, val, cfg.head, fold)
+    mix_hist["layer_weights"] = mix.layer_weights().tolist()
+    svm = egemaps_model(cfg, seed).fit(egemaps[train], data.labels[train])
+    a_fwd, m_fwd = asp_forward(data), stats_forward(stats)
+    return {
+        "asp": (lambda u: posteriors(asp, a_fwd, u), asp_hist),
+        "layer_mix": (lambda u: posteriors(mix, m_fwd, u), mix_hist),
+        "egemaps": (lambda u: _full_posteriors(svm, egemaps[u], num_classes), {}),
+    }
+
+
+def inner_cv_scores(
+    fold: Fold, data: FrameData, stats: torch.Tensor, egemaps: np.ndarray, cfg, seed: int
+) -> Dict[str, Scores]:
+    """Posteriors of every training-session utterance of ``fold`` from the systems trained in
+    an inner leave-one-session-out over those sessions (never the fold's test session)."""
+    from asr2emo.emotion.folds import make_folds
+
+    pool = np.sort(np.concatenate([fold.train, fold.val]))
+    inner = make_folds(data.sessions[pool], [data.speakers[u] for u in pool], seed)
+    post: Dict[str, np.ndarray] = {n: np.zeros((len(pool), len(data.classes))) for n in BASE[1:]}
+    for f in inner:
+        systems = _fit_systems(
+            data, stats, egemaps, pool[f.train], pool[f.val], cfg, seed, 100 * fold.fold + f.fold
+        )
+        for name, (predict, _) in systems.items():
+            post[name][f.test] = predict(pool[f.test])
+    return {n: _scores(data, pool, p) for n, p in post.items()}
 
 
 def run_fold(
@@ -123,36 +176,45 @@ def run_fold(
         score(head, data, fold.val)["posteriors"].numpy(),
         score(head, data, fold.test)["posteriors"].numpy(),
     )
-    model, hist = train_asp(data, fold.train, fold.val, cfg.head, fold.fold)
-    fwd = asp_forward(data)
-    add("asp", posteriors(model, fwd, fold.val), posteriors(model, fwd, fold.test), hist)
-    model, hist = train_layer_mix(stats, labels, classes, fold.train, fold.val, cfg.head, fold.fold)
-    fwd = stats_forward(stats)
-    hist["layer_weights"] = model.layer_weights().tolist()
-    add("layer_mix", posteriors(model, fwd, fold.val), posteriors(model, fwd, fold.test), hist)
-    pipe = egemaps_model(cfg, seed).fit(egemaps[fold.train], labels[fold.train])
-    add(
-        "egemaps",
-        _full_posteriors(pipe, egemaps[fold.val], len(classes)),
-        _full_posteriors(pipe, egemaps[fold.test], len(classes)),
-    )
+    systems = _fit_systems(data, stats, egemaps, fold.train, fold.val, cfg, seed, fold.fold)
+    for name, (predict, info) in systems.items():
+        add(name, predict(fold.val), predict(fold.test), info)
     test_ids = out["egemaps"]["test"].ids
+    if cfg.selection == "inner-cv":
+        inner = inner_cv_scores(fold, data, stats, egemaps, cfg, seed)
+        inner_labels = labels[np.sort(np.concatenate([fold.train, fold.val]))]
+    elif cfg.selection != "val-speaker":
+        raise UserError(f"--selection must be one of {', '.join(SELECTIONS)}, got {cfg.selection}")
     for name in FUSED:
         a = name.split("+")[0]
-        w = fit_weight(out[a]["val"], out["egemaps"]["val"], val_labels, classes, test_ids)
+        if cfg.selection == "inner-cv" and a in inner:
+            w = fit_weight(inner[a], inner["egemaps"], inner_labels, classes, test_ids)
+        else:
+            w = fit_weight(out[a]["val"], out["egemaps"]["val"], val_labels, classes, test_ids)
         out[name] = {
             "val": fuse(out[a]["val"], out["egemaps"]["val"], w),
             "test": fuse(out[a]["test"], out["egemaps"]["test"], w),
             "info": {"weight": w},
         }
         out[name]["info"]["val_ua"] = ua_of(out[name]["val"], val_labels, classes)
-    val_uas = {n: out[n]["info"]["val_ua"] for n in CANDIDATES}
-    chosen = max(CANDIDATES, key=lambda n: (val_uas[n], -CANDIDATES.index(n)))
-    out["selected"] = {**out[chosen], "info": {"chosen": chosen, "val_uas": val_uas}}
+    if cfg.selection == "inner-cv":
+        names = INNER_CANDIDATES
+        fused = {n: fuse(inner[n.split("+")[0]], inner["egemaps"], out[n]["info"]["weight"])
+                 for n in names if "+" in n}  # fmt: skip
+        uas = {n: ua_of(fused.get(n, inner.get(n)), inner_labels, classes) for n in names}
+    else:
+        names = CANDIDATES
+        uas = {n: out[n]["info"]["val_ua"] for n in names}
+    chosen = max(names, key=lambda n: (uas[n], -names.index(n)))
+    out["selected"] = {
+        **out[chosen],
+        "info": {"chosen": chosen, "val_uas": uas, "selection": cfg.selection},
+    }
     logging.info(
-        "fold %d: validation UA %s -> %s",
+        "fold %d: %s UA %s -> %s",
         fold.fold,
-        " ".join(f"{n} {u:.3f}" for n, u in val_uas.items()),
+        cfg.selection,
+        " ".join(f"{n} {u:.3f}" for n, u in uas.items()),
         chosen,
     )
     return out
