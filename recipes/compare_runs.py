@@ -22,6 +22,7 @@ from typing import Dict, List
 
 import numpy as np
 from lhotse import CutSet
+from lhotse.array import Array, TemporalArray
 
 
 def manifest_text(path: Path, root: Path) -> str:
@@ -47,7 +48,7 @@ def array_digests(path: Path) -> Dict[str, str]:
         if cut.has_features:
             arrays["features"] = cut.load_features()
         for key, value in (cut.custom or {}).items():
-            if hasattr(value, "storage_type"):
+            if isinstance(value, (Array, TemporalArray)):
                 arrays[key] = cut.load_custom(key)
         for key, arr in arrays.items():
             a = np.ascontiguousarray(arr)
