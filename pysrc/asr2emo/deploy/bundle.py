@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -37,16 +37,22 @@ IVECTOR_ARRAYS = ("pca_mean", "pca_transform", "ubm_weights", "ubm_means", "ubm_
 AGGREGATION = "sum_softmax"
 
 
-def is_onnx_export(path: str | Path) -> bool:
-    """True for an ONNX export dir (config.json with format onnx) or its ``model.onnx``."""
+def export_format(path: str | Path) -> Optional[str]:
+    """The ``format`` in the ``config.json`` of an export dir (or of the dir of a file in it),
+    None when there is none; one reader for the ONNX and the TorchScript exports, torch-free."""
     path = Path(path)
     conf = (path.parent if path.is_file() else path) / "config.json"
     if not conf.is_file():
-        return False
+        return None
     try:
-        return json.loads(conf.read_text()).get("format") == FORMAT
+        return json.loads(conf.read_text()).get("format")
     except ValueError:
-        return False
+        return None
+
+
+def is_onnx_export(path: str | Path) -> bool:
+    """True for an ONNX export dir (config.json with format onnx) or its ``model.onnx``."""
+    return export_format(path) == FORMAT
 
 
 @dataclass

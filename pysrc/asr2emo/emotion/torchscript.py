@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from asr2emo.deploy.bundle import export_format
 from asr2emo.emotion.head import EmotionHead, load_head
 from asr2emo.model.tdnnf import TdnnfModel
 from asr2emo.utils.errors import UserError
@@ -189,14 +190,7 @@ def export_model_dir(model_dir: Path, out_dir: Path) -> Dict:
 
 def is_torchscript_export(path: Path) -> bool:
     """True for an export dir (config.json with format torchscript) or its ``model.pt``."""
-    path = Path(path)
-    conf = (path.parent if path.is_file() else path) / "config.json"
-    if not conf.is_file():
-        return False
-    try:
-        return json.loads(conf.read_text()).get("format") == FORMAT
-    except ValueError:
-        return False
+    return export_format(path) == FORMAT
 
 
 class TorchScriptPredictor:
