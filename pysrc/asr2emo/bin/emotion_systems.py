@@ -157,8 +157,9 @@ def main(args: argparse.Namespace) -> int:
     stats = torch.from_numpy(np.stack([per_layer[n] for n in layers], axis=1))
     features_dir = args.features_dir or args.exp_dir.parent / "baselines" / "features"
     table = load_table(args.manifest_dir, args.corpus, data.classes)
-    egemaps_rows = compute_features(table.subset(data.ids), ["egemaps"], features_dir)["egemaps"]
-    pos = {u: i for i, u in enumerate(table.subset(data.ids).ids)}
+    kept = table.subset(data.ids)
+    egemaps_rows = compute_features(kept, ["egemaps"], features_dir)["egemaps"]
+    pos = {u: i for i, u in enumerate(kept.ids)}
     missing = [u for u in data.ids if u not in pos]
     if missing:
         raise UserError(

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -127,6 +127,12 @@ def _fit_systems(
     }
 
 
+def training_pool(fold: Fold) -> np.ndarray:
+    """The fold's training-session utterances (training and validation speakers), sorted: the
+    utterances the inner cross-validation predicts."""
+    return np.sort(np.concatenate([fold.train, fold.val]))
+
+
 def inner_cv_scores(
     fold: Fold, data: FrameData, stats: torch.Tensor, egemaps: np.ndarray, cfg, seed: int
 ) -> Dict[str, Scores]:
@@ -134,7 +140,7 @@ def inner_cv_scores(
     an inner leave-one-session-out over those sessions (never the fold's test session)."""
     from asr2emo.emotion.folds import make_folds
 
-    pool = np.sort(np.concatenate([fold.train, fold.val]))
+    pool = training_pool(fold)
     inner = make_folds(data.sessions[pool], [data.speakers[u] for u in pool], seed)
     post: Dict[str, np.ndarray] = {n: np.zeros((len(pool), len(data.classes))) for n in BASE[1:]}
     for f in inner:
@@ -182,7 +188,7 @@ def run_fold(
     test_ids = out["egemaps"]["test"].ids
     if cfg.selection == "inner-cv":
         inner = inner_cv_scores(fold, data, stats, egemaps, cfg, seed)
-        inner_labels = labels[np.sort(np.concatenate([fold.train, fold.val]))]
+        inner_labels = labels[training_pool(fold)]
     elif cfg.selection != "val-speaker":
         raise UserError(f"--selection must be one of {', '.join(SELECTIONS)}, got {cfg.selection}")
     for name in FUSED:
@@ -258,10 +264,6 @@ def write_fold(fold_dir: Path, results: Dict[str, Dict]) -> None:
     fold_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(fold_dir / "scores.json") as tmp:
         tmp.write_text(json.dumps(fold_json(results)) + "\n")
-
-
-def config_dict(cfg: SystemsConfig) -> Dict:
-    return asdict(cfg)
 
 
 def plot_layer_weights(path: Path, layers: Sequence[str], per_fold: Dict[int, List[float]]):
