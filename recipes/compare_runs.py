@@ -25,15 +25,11 @@ from lhotse import CutSet
 from lhotse.array import Array, TemporalArray
 
 
-def manifest_text(path: Path, root: Path) -> str:
-    """The manifest's lines with the run directory replaced by ``<W>``."""
-    text = gzip.decompress(path.read_bytes()).decode()
-    return text.replace(str(root.resolve()), "<W>").replace(str(root), "<W>")
-
-
 def relative_text(path: Path, root: Path) -> str:
-    """A result file's text with the run directory replaced by ``<W>``."""
-    text = path.read_text()
+    """A result file's (or a gzipped manifest's) text with the run directory replaced by
+    ``<W>``."""
+    raw = path.read_bytes()
+    text = (gzip.decompress(raw) if path.name.endswith(".gz") else raw).decode()
     return text.replace(str(root.resolve()), "<W>").replace(str(root), "<W>")
 
 
@@ -77,7 +73,7 @@ def compare(ref: Path, other: Path) -> List[str]:
     diffs += [f"{other}: extra {p}" for p in sorted(b - a)]
     for rel in sorted(a & b):
         if rel.name.endswith(".jsonl.gz"):
-            if manifest_text(ref / rel, ref) != manifest_text(other / rel, other):
+            if relative_text(ref / rel, ref) != relative_text(other / rel, other):
                 diffs.append(f"{other}: manifest {rel} differs")
                 continue
             da, db = array_digests(ref / rel), array_digests(other / rel)
