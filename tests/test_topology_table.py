@@ -1,4 +1,4 @@
-"""The CTC-vs-chain table reads each run's own outputs and summarizes them by hand-checkable sums."""
+"""The CTC-vs-chain table reads each run's outputs and summarizes them checkably."""
 
 import json
 import statistics
