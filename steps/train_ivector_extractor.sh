@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the online i-vector extractor on the hires MFCC of <train-cuts>: splice +-3, PCA,
-# diagonal UBM (EM), total-variability matrix (EM on 2-utterance pseudo-speakers).
-# Writes <ivector-dir>/{final.pca,final.ubm,final.ie,ivector.json}, log/ and .done.
+# diagonal UBM (EM) on online-CMVN'd frames, total-variability matrix (EM over every utterance).
+# Writes <ivector-dir>/{final.pca,final.ubm,final.ie,global_cmvn.stats,ivector.json}, log/, .done.
 set -euo pipefail
 
 nj=1

@@ -63,11 +63,15 @@ def test_mfcc_equals_kaldi_native_fbank_in_blocks():
 def extractor():
     """A random extractor of the real kind: PCA, diagonal UBM, T (8 Gaussians, 12 dims)."""
     torch.manual_seed(1)
-    opts = IvectorOptions(num_gselect=3, min_post=0.1, max_count=30.0)
+    # a short CMVN window, so that blocks cross its filling and its sliding
+    opts = IvectorOptions(
+        num_gselect=3, min_post=0.1, max_count=30.0, cmn_window=25, global_frames=7
+    )
     frames = splice(torch.randn(3000, 40) * 2, opts.splice_context)
     pca = Pca.estimate(frames, 12)
     ubm = init_gmm(pca(frames), 8, torch.Generator().manual_seed(1))
-    ex = IvectorExtractor(pca, ubm, torch.randn(8, 12, 5) * 0.2, opts)
+    T = torch.randn(8, 12, 5) * 0.2
+    ex = IvectorExtractor(pca, ubm, T, opts, prior_offset=4.0, cmvn_mean=torch.randn(40) * 0.5)
     arrays = {
         "pca_mean": pca.mean.numpy(),
         "pca_transform": pca.transform.numpy(),
@@ -75,6 +79,8 @@ def extractor():
         "ubm_means": ubm.means.numpy(),
         "ubm_variances": ubm.variances.numpy(),
         "T": ex.T.numpy(),
+        "prior_offset": np.float64(ex.prior_offset),
+        "global_cmvn_mean": ex.cmvn_mean.numpy(),
     }
     return ex, IvectorModel(arrays, asdict(opts))
 

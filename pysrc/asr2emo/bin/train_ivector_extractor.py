@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 from dataclasses import asdict
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from lhotse import load_manifest_lazy
 from asr2emo.ivector.data import load_training_features
 from asr2emo.ivector.extractor import IvectorOptions
 from asr2emo.ivector.train import TrainOptions, train_extractor
-from asr2emo.utils.config import ConfArgumentParser, nonneg_int, positive_int
+from asr2emo.utils.config import ConfArgumentParser, nonneg_int, positive_int, str2bool
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 from asr2emo.utils.logging import setup_logging
@@ -41,19 +40,14 @@ def get_parser() -> ConfArgumentParser:
         "--num-iters", type=nonneg_int, default=t.num_iters, help="T-matrix EM iterations"
     )
     p.add_argument(
-        "--utts-per-spk",
-        type=positive_int,
-        default=t.utts_per_spk,
-        help="utterances per pseudo-speaker",
-    )
-    p.add_argument(
         "--subsample", type=positive_int, default=t.subsample, help="use every n-th frame"
     )
     p.add_argument(
         "--max-utts",
         type=int,
         default=t.max_utts,
-        help="random subset of utterances for training (0: all)",
+        help="random subset of utterances for PCA, UBM and global CMVN (0: all); the T-matrix"
+        " uses every utterance",
     )
     p.add_argument(
         "--min-frames", type=int, default=t.min_frames, help="shorter cuts are skipped and listed"
@@ -63,6 +57,17 @@ def get_parser() -> ConfArgumentParser:
     p.add_argument("--posterior-scale", type=float, default=o.posterior_scale)
     p.add_argument("--ivector-period", type=positive_int, default=o.ivector_period)
     p.add_argument("--max-count", type=float, default=o.max_count)
+    p.add_argument(
+        "--cmn-window", type=positive_int, default=o.cmn_window, help="online CMVN (gselect)"
+    )
+    p.add_argument("--global-frames", type=nonneg_int, default=o.global_frames)
+    p.add_argument(
+        "--gaussian-min-count",
+        type=float,
+        default=t.gaussian_min_count,
+        help="Gaussians with fewer (scaled) frames keep their T-matrix block",
+    )
+    p.add_argument("--diagonalize", type=str2bool, default=t.diagonalize)
     p.add_argument("--seed", type=int, default=t.seed)
     p.add_argument("train_cuts", type=Path, help="cuts with hires MFCC")
     p.add_argument("ivector_dir", type=Path)
@@ -77,6 +82,7 @@ def main(args: argparse.Namespace) -> int:
         "train-ivector-extractor",
         config_of(args, exclude=("train_cuts", "ivector_dir")),
         {"train_cuts": args.train_cuts},
+        format=2,  # 2: prior offset, online CMVN for gselect, per-utterance T-matrix stats
     )
     if not needs_run(args.ivector_dir, record, f"i-vector extractor {args.ivector_dir}"):
         return 0
@@ -88,10 +94,11 @@ def main(args: argparse.Namespace) -> int:
         ubm_max_frames=args.ubm_max_frames,
         ivector_dim=args.ivector_dim,
         num_iters=args.num_iters,
-        utts_per_spk=args.utts_per_spk,
         subsample=args.subsample,
         max_utts=args.max_utts,
         min_frames=args.min_frames,
+        gaussian_min_count=args.gaussian_min_count,
+        diagonalize=args.diagonalize,
         seed=args.seed,
     )
     iopts = IvectorOptions(
@@ -101,18 +108,16 @@ def main(args: argparse.Namespace) -> int:
         posterior_scale=args.posterior_scale,
         ivector_period=args.ivector_period,
         max_count=args.max_count,
+        cmn_window=args.cmn_window,
+        global_frames=args.global_frames,
     )
     cuts = load_manifest_lazy(args.train_cuts)
-    if args.max_utts > 0:
-        all_ids = sorted(c.id for c in cuts)
-        keep = set(random.Random(args.seed).sample(all_ids, min(args.max_utts, len(all_ids))))
-        cuts = cuts.filter(lambda c: c.id in keep)
     feats, speakers, ids, skipped = load_training_features(cuts, args.min_frames)
     _write_skipped(args.ivector_dir / "log" / "skipped.txt", skipped)
     if len(feats) < 2:
         raise UserError(f"{args.train_cuts}: fewer than 2 usable cuts for the i-vector extractor")
     logging.info(f"training on {len(feats)} cuts of {len(set(speakers))} speakers")
-    extractor, objective = train_extractor(feats, speakers, topts, iopts)
+    extractor, objective = train_extractor(feats, topts, iopts)
     extractor.save(args.ivector_dir)
     with atomic_path(args.ivector_dir / "log" / "objective.json") as tmp:
         tmp.write_text(json.dumps({"train": asdict(topts), **objective}, indent=1) + "\n")

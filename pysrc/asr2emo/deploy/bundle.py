@@ -8,7 +8,8 @@ here without torch.
     config.json   {"format": "onnx", "onnx", "classes", "layer", "aggregation": "sum_softmax",
                    "feat_dim", "ivector_dim", "ivector_period", "frame_shift", "opset", ...}
     cmvn.npz      mean, std: ``normed = (mfcc - mean) / std`` (the acoustic model's CMVN)
-    ivector.npz   pca_mean, pca_transform, ubm_weights, ubm_means, ubm_variances, T
+    ivector.npz   pca_mean, pca_transform, ubm_weights, ubm_means, ubm_variances, T,
+                  prior_offset, global_cmvn_mean
     ivector.json  the extractor's options (splice context, Gaussian selection, period, ...)
     mfcc.json     the MFCC options (Kaldi names; asr2emo.features.mfcc.KaldiMfccHiresConfig)
 
@@ -33,7 +34,16 @@ CMVN_FILE = "cmvn.npz"
 IVECTOR_FILE = "ivector.npz"
 IVECTOR_OPTIONS_FILE = "ivector.json"
 MFCC_FILE = "mfcc.json"
-IVECTOR_ARRAYS = ("pca_mean", "pca_transform", "ubm_weights", "ubm_means", "ubm_variances", "T")
+IVECTOR_ARRAYS = (
+    "pca_mean",
+    "pca_transform",
+    "ubm_weights",
+    "ubm_means",
+    "ubm_variances",
+    "T",
+    "prior_offset",
+    "global_cmvn_mean",
+)
 AGGREGATION = "sum_softmax"
 
 

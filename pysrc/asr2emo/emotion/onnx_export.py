@@ -52,6 +52,8 @@ def ivector_arrays(ivector_dir: Path) -> tuple[Dict[str, np.ndarray], Dict]:
         "ubm_means": ex.ubm.means.numpy(),
         "ubm_variances": ex.ubm.variances.numpy(),
         "T": ex.T.numpy(),
+        "prior_offset": np.float64(ex.prior_offset),
+        "global_cmvn_mean": ex.cmvn_mean.numpy(),
     }
     return arrays, asdict(ex.opts)
 

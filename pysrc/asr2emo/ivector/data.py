@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 from lhotse import CutSet
@@ -17,12 +17,28 @@ def speaker_of(cut) -> str:
     return str(cut.recording_id)
 
 
+class CutFeatures(Sequence):
+    """The features of checked cuts, read from storage on each access: the T-matrix passes read
+    every training cut once per iteration (as Kaldi's do), so nothing grows with the corpus but
+    the cut list. ``num_frames`` lets the UBM's frame sampling count without reading."""
+
+    def __init__(self, cuts: List, num_frames: List[int]) -> None:
+        self.cuts, self.num_frames = cuts, num_frames
+
+    def __len__(self) -> int:
+        return len(self.cuts)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        return self.cuts[i].load_features()
+
+
 def load_training_features(
     cuts: CutSet, min_frames: int
-) -> Tuple[List[np.ndarray], List[str], List[str], List[Tuple[str, str]]]:
-    """``(feats, speakers, cut_ids, skipped)``; skipped are ``(cut_id, reason)``."""
-    feats, speakers, ids, skipped = [], [], [], []
-    for cut in tqdm(cuts, desc="loading features"):
+) -> Tuple[CutFeatures, List[str], List[str], List[Tuple[str, str]]]:
+    """``(feats, speakers, cut_ids, skipped)``; skipped are ``(cut_id, reason)``. Every cut is
+    read once here to check it; ``feats`` reads the usable ones again when indexed."""
+    kept, lengths, speakers, ids, skipped = [], [], [], [], []
+    for cut in tqdm(cuts, desc="checking features"):
         try:
             f = cut.load_features()
         except Exception as e:  # per-cut problem: skip and list
@@ -35,7 +51,8 @@ def load_training_features(
         if not np.isfinite(f).all():
             skipped.append((cut.id, "non-finite features"))
             continue
-        feats.append(f)
+        kept.append(cut)
+        lengths.append(int(f.shape[0]))
         speakers.append(speaker_of(cut))
         ids.append(cut.id)
-    return feats, speakers, ids, skipped
+    return CutFeatures(kept, lengths), speakers, ids, skipped
