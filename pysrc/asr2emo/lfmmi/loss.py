@@ -5,21 +5,26 @@ Both totals are forward scores in the log semiring of exact (output-beam pruned)
 all sequences (``k2.index_fsa`` replicates it per sequence, as icefall). Optional regularizers,
 weighted in the returned loss: a CTC loss on the same outputs (``ctc_topo o L(transcript)``, no
 phone LM) and Kaldi chain's ``--l2-regularize`` (0.5 * scale * sum of squared outputs over the
-supervised frames; here the outputs are log-probabilities, so it pulls them towards uniform).
+supervised frames; here the outputs are log-probabilities, so it pulls them towards uniform)
+and Kaldi chain's ``--xent-regularize``: the cross-entropy of the model's ``output-xent`` branch
+against the numerator's frame posteriors (:mod:`asr2emo.lfmmi.xent`), weighted by
+``xent_regularize`` (Kaldi ``nnet3/nnet-chain-training.cc`` ``ProcessOutputs``).
 
 Sequences whose numerator is empty (-inf: transcript longer than the frames allow) are left out
-of the loss and counted in ``info["num_failed"]``, so one bad utterance cannot poison a batch.
+of the loss (the MMI and the xent terms alike) and counted in ``info["num_failed"]``, so one bad
+utterance cannot poison a batch.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import k2
 import torch
 from torch import Tensor
 
 from asr2emo.lfmmi.graph_compiler import MmiGraphCompiler
+from asr2emo.lfmmi.xent import numerator_posteriors
 
 
 class LfMmiLoss:
@@ -27,9 +32,11 @@ class LfMmiLoss:
 
     ``nnet_output``: (N, T, C) log-softmax outputs; ``supervision_segments``: int32 (S, 3) rows
     ``[sequence_index, start_frame, num_frames]`` sorted by ``num_frames`` descending;
-    ``texts``: S transcripts in the same order. ``loss_sum`` is summed over sequences (divide by
-    ``info["frames"]``). ``info`` holds floats: ``loss``, ``num_tot``, ``den_tot``, ``mmi``,
-    ``ctc``, ``l2``, ``frames``, ``sequences``, ``num_failed``.
+    ``texts``: S transcripts in the same order; ``xent_output``: (N, T, C) log-softmax outputs
+    of the xent branch, required when ``xent_regularize`` > 0. ``loss_sum`` is summed over
+    sequences (divide by ``info["frames"]``): ``-mmi + xent_regularize * xent`` (+ ctc, l2).
+    ``info`` holds floats: ``loss``, ``num_tot``, ``den_tot``, ``mmi``, ``ctc``, ``l2``,
+    ``xent`` (``-sum target * log_prob``, unweighted), ``frames``, ``sequences``, ``num_failed``.
     """
 
     def __init__(
@@ -40,20 +47,28 @@ class LfMmiLoss:
         use_double_scores: bool = True,
         ctc_weight: float = 0.0,
         l2_regularize: float = 0.0,
+        xent_regularize: float = 0.0,
     ):
+        if xent_regularize < 0:
+            raise ValueError(f"xent_regularize must be >= 0, got {xent_regularize}")
         self.graph_compiler = graph_compiler
         self.den_scale = den_scale
         self.output_beam = output_beam
         self.use_double_scores = use_double_scores
         self.ctc_weight = ctc_weight
         self.l2_regularize = l2_regularize
+        self.xent_regularize = xent_regularize
 
     def _tot_scores(self, graphs: k2.Fsa, dense: k2.DenseFsaVec) -> Tensor:
         lats = k2.intersect_dense(graphs, dense, output_beam=self.output_beam)
         return lats.get_tot_scores(log_semiring=True, use_double_scores=self.use_double_scores)
 
     def __call__(
-        self, nnet_output: Tensor, supervision_segments: Tensor, texts: List[str]
+        self,
+        nnet_output: Tensor,
+        supervision_segments: Tensor,
+        texts: List[str],
+        xent_output: Optional[Tensor] = None,
     ) -> Tuple[Tensor, Dict[str, float]]:
         segs = supervision_segments.to(torch.int32).cpu()
         if segs.ndim != 2 or segs.shape[1] != 3 or segs.shape[0] != len(texts):
@@ -65,6 +80,10 @@ class LfMmiLoss:
                 f"nnet_output has {nnet_output.shape[-1]} outputs, "
                 f"the lang has {self.graph_compiler.num_outputs}"
             )
+        if self.xent_regularize > 0 and (
+            xent_output is None or xent_output.shape != nnet_output.shape
+        ):
+            raise ValueError("xent_regularize > 0 needs xent_output shaped like nnet_output")
         dense = k2.DenseFsaVec(nnet_output, segs)
         num_graphs, den_graph = self.graph_compiler.compile(texts)
         num_tot = self._tot_scores(num_graphs, dense)
@@ -98,5 +117,13 @@ class LfMmiLoss:
             l2 = 0.5 * self.l2_regularize * l2
             loss = loss + l2.to(loss.dtype)
             info["l2"] = float(l2)
+        if self.xent_regularize > 0:
+            targets = numerator_posteriors(
+                num_graphs, nnet_output, segs, self.output_beam, self.use_double_scores, keep=ok
+            )
+            # The targets are zero outside the unfailed segments, so this sums over their frames.
+            xent = -(targets.to(xent_output.dtype) * xent_output).sum()
+            loss = loss + self.xent_regularize * xent.to(loss.dtype)
+            info["xent"] = float(xent)
         info["loss"] = float(loss)
         return loss, info

@@ -45,7 +45,9 @@ def load_model(
     if "model_config" not in ckpt or "model" not in ckpt:
         raise UserError(f"'{path}' is not a TDNN-F checkpoint written by asr2emo train-lfmmi")
     config = TdnnfConfig(**ckpt["model_config"])
-    model = TdnnfModel(config, int(ckpt["num_outputs"]))
+    # A model trained with the xent regularizer keeps its branch (a training-only part).
+    xent = any(k.startswith("xent.") for k in ckpt["model"])
+    model = TdnnfModel(config, int(ckpt["num_outputs"]), xent_branch=xent)
     model.load_state_dict(ckpt["model"])
     model.info = {k: v for k, v in ckpt.items() if k not in ("model", "optimizer", "sampler")}
     model.info["checkpoint"] = str(path)

@@ -13,7 +13,8 @@ copies of its first/last frame (``left_context``/``right_context`` frames), Kald
 
 CMVN is a pair of buffers inside the model, so callers pass raw MFCC and a saved model is
 self-contained. Every layer is addressable by name (:attr:`TdnnfModel.layer_names`) for the
-bottleneck extraction of stage 7.
+bottleneck extraction of stage 7. With ``xent_branch`` the model also has tdnn_1g's
+cross-entropy regularizer branch (:mod:`asr2emo.model.xent`), kept apart from the named layers.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ from asr2emo.model.layers import (
     parse_schedule,
     schedule_value,
 )
+from asr2emo.model.xent import OUTPUT as XENT_OUTPUT
+from asr2emo.model.xent import PREFINAL as XENT_PREFINAL
+from asr2emo.model.xent import build_xent_branch
 from asr2emo.utils.config import ConfArgumentParser, int_list
 from asr2emo.utils.errors import UserError
 
@@ -145,9 +149,10 @@ def config_from_args(args: argparse.Namespace) -> TdnnfConfig:
 
 
 class TdnnfModel(nn.Module):
-    """TDNN-F with named layers; see the module docstring."""
+    """TDNN-F with named layers; see the module docstring. ``xent_branch``: also build
+    ``prefinal-xent`` and ``output-xent`` (in :attr:`xent`, outside :attr:`layers`)."""
 
-    def __init__(self, config: TdnnfConfig, num_outputs: int) -> None:
+    def __init__(self, config: TdnnfConfig, num_outputs: int, xent_branch: bool = False) -> None:
         super().__init__()
         self.config = config
         self.num_outputs = num_outputs
@@ -169,6 +174,11 @@ class TdnnfModel(nn.Module):
             )
         self.layers["prefinal"] = PrefinalLayer(c.hidden_dim, c.prefinal_dim)
         self.layers["output"] = nn.Conv1d(c.prefinal_dim, num_outputs, kernel_size=1)
+        # Not in self.layers: layer names, extraction and sweeps never see the branch, and a
+        # model built without it has the state dict of the models before it existed.
+        self.xent: Optional[nn.ModuleDict] = None
+        if xent_branch:
+            self.xent = build_xent_branch(c.hidden_dim, c.prefinal_dim, num_outputs)
         self._dropout_points = parse_schedule(c.dropout_schedule)
 
     # ----------------------------------------------------------------- naming and sizes
@@ -192,7 +202,12 @@ class TdnnfModel(nn.Module):
         return self.config.hidden_dim
 
     def num_params(self, trainable_only: bool = True) -> int:
+        """Parameters of the whole model, the xent branch included when it is built."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    @property
+    def has_xent(self) -> bool:
+        return self.xent is not None
 
     def check_layer(self, layer: str) -> None:
         if layer not in self.layers:
@@ -216,6 +231,8 @@ class TdnnfModel(nn.Module):
         for m in self.modules():
             if isinstance(m, (TdnnfLayer, PrefinalLayer)):
                 m.constrain_orthonormal()
+        if self.xent is not None:
+            self.xent[XENT_PREFINAL].constrain_orthonormal()
 
     # ----------------------------------------------------------------- computation
     def num_output_frames(self, num_frames: torch.Tensor | int):
@@ -297,20 +314,42 @@ class TdnnfModel(nn.Module):
         ivectors: torch.Tensor,
         feat_lens: Optional[torch.Tensor] = None,
         layer: str = "output",
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        xent: bool = False,
+    ):
         """``feats (N, T, feat_dim)`` raw MFCC, ``ivectors (N, T_iv, ivector_dim)``.
 
         Returns ``(log_probs (N, T_out, num_outputs), out_lens)`` with
         ``T_out = ceil(T / frame_subsampling_factor)``; with ``layer`` set, that layer's output.
+        ``xent=True`` (training with the xent branch) returns ``(log_probs, out_lens,
+        xent_log_probs)``, the branch's log-softmax outputs shaped like ``log_probs``.
         """
         if feat_lens is None:
             feat_lens = torch.full((feats.shape[0],), feats.shape[1], dtype=torch.int64)
         out_lens = self.num_output_frames(feat_lens.to(torch.int64))
         x = self.gather_input(feats, ivectors, feat_lens)
+        if xent:
+            if self.xent is None or layer != "output":
+                raise ValueError("xent=True needs a model built with xent_branch, layer=output")
+            log_probs, xent_log_probs = self._outputs_with_xent(x)
+            return log_probs, out_lens, xent_log_probs
         y = self.run_layers(x, upto=layer).transpose(1, 2)
         if layer == "output":
             y = torch.log_softmax(y, dim=-1)
         return y, out_lens
+
+    def _outputs_with_xent(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """``output`` and ``output-xent`` log-probabilities ``(N, T_out, C)`` in one pass.
+
+        The last tdnnf layer's output is taken on the way to ``output`` (no context is left
+        after it, so it is already at the output frames); the branch reads ``prefinal-l``
+        (``prefinal``'s ``linear_in``), recomputed here: one 1x1 product, a few % of the net.
+        """
+        last_tdnnf = self.layer_names[-3]
+        out = self.run_layers_multi(x, [last_tdnnf, "output"])
+        h = self.layers["prefinal"].linear_in(out[last_tdnnf])
+        y = self.xent[XENT_OUTPUT](self.xent[XENT_PREFINAL](h))
+        log_probs = torch.log_softmax(out["output"].transpose(1, 2), dim=-1)
+        return log_probs, torch.log_softmax(y.transpose(1, 2), dim=-1)
 
     @torch.no_grad()
     def extract(
@@ -355,11 +394,14 @@ class TdnnfModel(nn.Module):
         return {layer: torch.cat(p, dim=1) for layer, p in pieces.items()}
 
 
-def build_model(config: TdnnfConfig, num_outputs: int) -> TdnnfModel:
+def build_model(config: TdnnfConfig, num_outputs: int, xent_branch: bool = False) -> TdnnfModel:
     """Build the model and log its size (the paper's is about 9-10 M parameters)."""
-    model = TdnnfModel(config, num_outputs)
+    model = TdnnfModel(config, num_outputs, xent_branch)
+    xent = ""
+    if model.xent is not None:
+        xent = f", {sum(p.numel() for p in model.xent.parameters()):,} of them in the xent branch"
     logging.info(
-        f"TDNN-F: {model.num_params():,} parameters ({config.num_layers} layers, "
+        f"TDNN-F: {model.num_params():,} parameters{xent} ({config.num_layers} layers, "
         f"hidden {config.hidden_dim}, bottleneck {config.bottleneck_dim}, prefinal "
         f"{config.prefinal_dim}, {num_outputs} outputs, context -{model.left_context}/"
         f"+{model.right_context})"

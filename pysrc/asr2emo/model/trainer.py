@@ -12,6 +12,9 @@ lhotse sampler (``--num-workers`` processes; 0 builds them on the training threa
   ``--initial-lr`` to ``--final-lr`` (Kaldi's initial/final effective lrate schedule, per step).
   The dropout schedule is evaluated on the same fraction.
 - Semi-orthogonal constraint every ``--orthonormal-every`` steps (Kaldi: every 4 on average).
+- Kaldi tdnn_1g's regularizers: ``--xent-regularize`` (the ``output-xent`` branch, trained on
+  the numerator posteriors, its affine in an optimizer group at lr factor
+  ``0.5 / xent_regularize``) and the per-layer ``--l2-*`` penalties (:mod:`asr2emo.model.l2`).
 - Checkpoints (model, optimizer, schedule position, RNG, epoch, batch index) every
   ``--save-every-n`` steps and at each epoch end; a rerun resumes from ``last_checkpoint``. The
   sampler is not saved: its batches are a function of the seed and the epoch, so a resumed
@@ -48,6 +51,7 @@ from asr2emo.model.checkpoint import (
     write_final,
 )
 from asr2emo.model.dataset import AsrDataset, SkipBatches, cmvn_from_cuts, make_sampler
+from asr2emo.model.l2 import LayerL2Config, l2_penalty
 from asr2emo.model.specaug import MfccSpecAugment, add_spec_augment_args, spec_augment_config
 from asr2emo.model.tdnnf import (
     TdnnfConfig,
@@ -56,7 +60,15 @@ from asr2emo.model.tdnnf import (
     config_to_dict,
     read_model_config,
 )
-from asr2emo.utils.config import positive_float, positive_int, str2bool
+from asr2emo.model.xent import OUTPUT as XENT_OUTPUT
+from asr2emo.model.xent import xent_output_lr_factor
+from asr2emo.utils.config import (
+    add_dataclass_args,
+    dataclass_from_args,
+    positive_float,
+    positive_int,
+    str2bool,
+)
 from asr2emo.utils.devices import check_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.markers import config_of, make_record, needs_run, read_marker, write_marker
@@ -150,6 +162,14 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="Kaldi's leaky HMM in the denominator (tdnn_1g: 0.1); unset: none",
     )
+    p.add_argument(
+        "--xent-regularize",
+        type=float,
+        default=None,
+        help="weight of the output-xent branch's cross-entropy against the numerator "
+        "posteriors (Kaldi --chain.xent-regularize; tdnn_1g: 0.1); unset or 0: no branch",
+    )
+    add_dataclass_args(p, LayerL2Config)
     add_spec_augment_args(p)
 
 
@@ -187,7 +207,39 @@ def build_loss(args: argparse.Namespace, device: torch.device):
     leaky = getattr(args, "leaky_hmm_coefficient", None) or 0.0
     compiler = MmiGraphCompiler(args.lang_dir, device=device, leaky_hmm_coefficient=leaky)
     kwargs = {k: getattr(args, k) for k in LOSS_KEYS if getattr(args, k) is not None}
-    return LfMmiLoss(compiler, **kwargs), num_outputs
+    return LfMmiLoss(compiler, xent_regularize=xent_weight(args), **kwargs), num_outputs
+
+
+def xent_weight(args: argparse.Namespace) -> float:
+    """``--xent-regularize`` checked (unset: 0); it needs the LF-MMI numerator."""
+    x = getattr(args, "xent_regularize", None) or 0.0
+    if x < 0:
+        raise UserError(f"--xent-regularize must be >= 0, got {x}")
+    if x > 0 and getattr(args, "loss", "lfmmi") != "lfmmi":
+        raise UserError(
+            "--xent-regularize needs --loss=lfmmi (its targets are numerator posteriors)"
+        )
+    return x
+
+
+def param_groups(model: TdnnfModel, xent_regularize: float) -> List[Dict[str, Any]]:
+    """Optimizer groups, each with its ``lr_factor`` on the scheduled learning rate: all
+    parameters at 1, but ``output-xent`` at Kaldi's ``0.5 / xent_regularize`` (tdnn_1g)."""
+    if model.xent is None:
+        return [{"params": list(model.parameters()), "lr_factor": 1.0}]
+    xent_out = list(model.xent[XENT_OUTPUT].parameters())
+    ids = {id(p) for p in xent_out}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return [
+        {"params": rest, "lr_factor": 1.0},
+        {"params": xent_out, "lr_factor": xent_output_lr_factor(xent_regularize)},
+    ]
+
+
+def set_learning_rate(optimizer: torch.optim.Optimizer, lr: float) -> None:
+    """The scheduled ``lr`` times each group's ``lr_factor`` (groups without one: 1)."""
+    for g in optimizer.param_groups:
+        g["lr"] = lr * g.get("lr_factor", 1.0)
 
 
 def default_cmvn_path(train_cuts: str) -> Optional[Path]:
@@ -226,29 +278,52 @@ def compute_loss(
     feats = batch["feats"].to(device)
     ivecs = batch["ivectors"].to(device)
     lens = batch["feat_lens"].to(device)
-    log_probs, out_lens = model(feats, ivecs, lens)
+    xent_kwargs = {}
+    if getattr(loss_fn, "xent_regularize", 0.0) > 0:
+        log_probs, out_lens, xent_kwargs["xent_output"] = model(feats, ivecs, lens, xent=True)
+    else:
+        log_probs, out_lens = model(feats, ivecs, lens)
     segs, order = supervision_segments(out_lens.cpu())
     texts = [batch["texts"][i] for i in order.tolist()]
-    loss, info = loss_fn(log_probs, segs, texts)
+    loss, info = loss_fn(log_probs, segs, texts, **xent_kwargs)
     # Sequences the loss had to leave out (empty numerator) do not count as frames.
     frames = int(info["frames"]) if "frames" in info else int(out_lens.sum())
     return loss, frames, info
 
 
-def compute_validation_loss(model, loss_fn, valid_dl, device) -> float:
-    """Per-frame loss over the validation batches (eval mode, no dropout), summed over ranks."""
+def kaldi_objectives(info: Dict[str, float]) -> Dict[str, float]:
+    """Summed objectives Kaldi prints: ``output`` (the MMI log-probability) and, with the xent
+    regularizer, ``output-xent`` (the branch's log-probability of the numerator posteriors)."""
+    out = {}
+    if "mmi" in info:
+        out["output"] = info["mmi"]
+    if "xent" in info:
+        out["output-xent"] = -info["xent"]
+    return out
+
+
+def compute_validation_loss(model, loss_fn, valid_dl, device) -> Tuple[float, Dict[str, float]]:
+    """Per-frame loss over the validation batches (eval mode, no dropout), summed over ranks,
+    and the per-frame :func:`kaldi_objectives` (Kaldi's valid 'output' / 'output-xent')."""
     was_training = model.training
     model.eval()
     tot, frames = 0.0, 0
+    parts: Dict[str, float] = {}
     with torch.no_grad():
         for batch in valid_dl:
-            loss, n, _ = compute_loss(model, loss_fn, batch, device)
+            loss, n, info = compute_loss(model, loss_fn, batch, device)
             tot += float(loss)
             frames += n
+            for k, v in kaldi_objectives(info).items():
+                parts[k] = parts.get(k, 0.0) + v
     model.train(was_training)
+    names = sorted(parts)
     if dist.is_initialized():
-        tot, frames = all_reduce_sum([tot, float(frames)], device)
-    return tot / max(frames, 1)
+        tot, frames, *sums = all_reduce_sum(
+            [tot, float(frames)] + [parts[k] for k in names], device
+        )
+        parts = dict(zip(names, sums))
+    return tot / max(frames, 1), {k: v / max(frames, 1) for k, v in parts.items()}
 
 
 def all_reduce_sum(values: Sequence[float], device: torch.device) -> List[float]:
@@ -259,10 +334,28 @@ def all_reduce_sum(values: Sequence[float], device: torch.device) -> List[float]
     return t.cpu().tolist()
 
 
-class LossLog:
-    """``loss.csv`` rows (step, epoch, progress, lr, train/valid loss per frame) and loss.png."""
+def format_objectives(parts: Dict[str, float]) -> str:
+    """`` (output -0.0876, output-xent -1.0032)``: Kaldi's names, per frame; '' when none."""
+    return f" ({', '.join(f'{k} {v:.4f}' for k, v in parts.items())})" if parts else ""
 
-    FIELDS = ["step", "epoch", "progress", "lr", "train_loss", "valid_loss", "frames_per_s"]
+
+def objective_columns(prefix: str, parts: Dict[str, float]) -> Dict[str, str]:
+    """:class:`LossLog` columns of per-frame objectives (``l2``: the penalty per frame)."""
+    cols = {}
+    for k, v in parts.items():
+        cols["l2_penalty" if k == "l2" else f"{prefix}_{k.replace('-', '_')}"] = f"{v:.5f}"
+    return cols
+
+
+class LossLog:
+    """``loss.csv`` rows (step, epoch, progress, lr, train/valid loss per frame, Kaldi's
+    per-frame objectives when logged) and loss.png."""
+
+    FIELDS = [
+        "step", "epoch", "progress", "lr", "train_loss", "valid_loss", "frames_per_s",
+        # Kaldi's per-frame objectives (log-probabilities) and the l2 penalty per frame.
+        "train_output", "train_output_xent", "valid_output", "valid_output_xent", "l2_penalty",
+    ]  # fmt: skip
 
     def __init__(self, exp_dir: Path, enabled: bool) -> None:
         self.path = exp_dir / "loss.csv"
@@ -340,6 +433,11 @@ def training_record(args: argparse.Namespace, config: TdnnfConfig) -> Dict[str, 
     settings = config_of(args, exclude=NOT_MODEL_SETTINGS)
     if settings.get("leaky_hmm_coefficient") is None:  # unset: the record trainings always had
         settings.pop("leaky_hmm_coefficient", None)
+    if not settings.get("xent_regularize"):  # likewise for the regularizers when off
+        settings.pop("xent_regularize", None)
+    if not dataclass_from_args(LayerL2Config, args).enabled:
+        for f in LayerL2Config.__dataclass_fields__:
+            settings.pop(f, None)
     settings["model"] = config_to_dict(config)
     inputs = {"train_cuts": args.train_cuts, "valid_cuts": args.valid_cuts, "lang": args.lang_dir}
     cmvn = Path(args.cmvn) if args.cmvn else default_cmvn_path(args.train_cuts)
@@ -518,18 +616,21 @@ def run(args: argparse.Namespace) -> int:
         f"{len(train_cuts)} training and {len(valid_cuts)} validation cuts in memory "
         f"({resident_mb() - before:.0f} MB)"
     )
-    model = build_model(config, num_outputs)
+    xent_regularize = xent_weight(args)
+    l2_config = dataclass_from_args(LayerL2Config, args)
+    model = build_model(config, num_outputs, xent_branch=xent_regularize > 0)
     params.update(epoch=1, batch_in_epoch=0, step=0, consumed=0.0)
     resuming = latest_checkpoint(params.exp_dir) is not None
     cmvn = None if resuming else find_cmvn(args, train_cuts)
     if cmvn is not None:
         model.set_cmvn(torch.tensor(cmvn["mean"]), torch.tensor(cmvn["std"]))
     model.to(params.device).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.initial_lr)
+    optimizer = torch.optim.Adam(param_groups(model, xent_regularize), lr=args.initial_lr)
     ckpt = load_checkpoint_if_available(params, model, optimizer)
     if ckpt is not None:
         cmvn = ckpt["cmvn"]
     params.meta = model_meta(args, config, num_outputs, cmvn)
+    params.l2_config = l2_config
     ddp_model = model
     if params.world_size > 1:
         ddp_model = torch.nn.parallel.DistributedDataParallel(
@@ -558,9 +659,20 @@ def run(args: argparse.Namespace) -> int:
     log = LossLog(params.exp_dir, is_main)
     log.truncate_after(params.step)
     if is_main:
+        regularizers = []
+        if xent_regularize > 0:
+            regularizers.append(
+                f"xent {xent_regularize} (output-xent lr factor "
+                f"{xent_output_lr_factor(xent_regularize):g})"
+            )
+        if l2_config.enabled:
+            l2 = ", ".join(f"{k} {v:g}" for k, v in l2_config.weights().items())
+            regularizers.append(f"l2 per {l2_config.l2_chunk_frames} frames: {l2}")
         logging.info(
-            f"training {model.num_params():,} parameters on {params.device} x{params.world_size}, "
-            f"{args.num_epochs} epochs, loss {args.loss}, {args.num_workers} loader worker(s)"
+            f"training {model.num_params():,} parameters ({num_outputs} outputs) on "
+            f"{params.device} x{params.world_size}, {args.num_epochs} epochs, loss {args.loss}"
+            f"{', ' + '; '.join(regularizers) if regularizers else ''}, "
+            f"{args.num_workers} loader worker(s)"
         )
     stopped = False
     for epoch in range(params.epoch, args.num_epochs + 1):
@@ -574,10 +686,17 @@ def run(args: argparse.Namespace) -> int:
         )
         if stopped:
             break
-        valid = compute_validation_loss(model, loss_fn, valid_dl, params.device)
+        valid, valid_parts = compute_validation_loss(model, loss_fn, valid_dl, params.device)
         if is_main:
-            logging.info(f"epoch {epoch}: valid loss {valid:.4f} per frame")
-            log.add(step=params.step, epoch=epoch, valid_loss=f"{valid:.5f}")
+            logging.info(
+                f"epoch {epoch}: valid loss {valid:.4f} per frame{format_objectives(valid_parts)}"
+            )
+            log.add(
+                step=params.step,
+                epoch=epoch,
+                valid_loss=f"{valid:.5f}",
+                **objective_columns("valid", valid_parts),
+            )
             log.plot()
         params.batch_in_epoch = 0
         save_training_checkpoint(f"epoch-{epoch}.pt", params, model, optimizer, True)
@@ -610,6 +729,9 @@ def train_one_epoch(
     is_main = params.rank == 0
     ratio = params.final_lr / params.initial_lr
     tot_loss, tot_frames, t_start, win_frames = 0.0, 0, time.time(), 0
+    tot_parts: Dict[str, float] = {}
+    tot_l2 = 0.0
+    l2_config = params.get("l2_config") or LayerL2Config()
     lr, fps, failed = optimizer.param_groups[0]["lr"], 0.0, 0
     if params.max_steps and params.step >= params.max_steps:
         return True
@@ -623,15 +745,19 @@ def train_one_epoch(
     for batch in train_dl:
         progress = min(params.consumed / params.total_duration, 1.0)
         lr = params.initial_lr * ratio**progress
-        for g in optimizer.param_groups:
-            g["lr"] = lr
+        set_learning_rate(optimizer, lr)
         model.set_dropout(progress)
         if augment is not None:
             batch["feats"] = augment(batch["feats"], batch["feat_lens"])
         loss, frames, info = compute_loss(ddp_model, loss_fn, batch, params.device)
         failed += int(info.get("num_failed", 0))
         optimizer.zero_grad()
-        (loss / max(frames, 1)).backward()
+        objective = loss / max(frames, 1)
+        if l2_config.enabled:
+            penalty = l2_penalty(model, l2_config)
+            objective = objective + penalty.to(objective.dtype)
+            tot_l2 += float(penalty.detach()) * frames
+        objective.backward()
         if params.max_grad_norm > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), params.max_grad_norm)
         optimizer.step()
@@ -645,15 +771,20 @@ def train_one_epoch(
             raise RuntimeError(f"non-finite loss at step {params.step} (cuts {batch['cut_ids']})")
         tot_loss += float(loss.detach())
         tot_frames += frames
+        for k, v in kaldi_objectives(info).items():
+            tot_parts[k] = tot_parts.get(k, 0.0) + v
         win_frames += int(batch["feat_lens"].sum())
         fps = win_frames * params.world_size / max(time.time() - t_start, 1e-6)
         bar.update(1)
         bar.set_postfix(loss=f"{value:.4f}", lr=f"{lr:.2e}", fps=f"{fps:.0f}")
         if is_main and params.step % params.log_interval == 0:
+            parts = {k: v / max(tot_frames, 1) for k, v in tot_parts.items()}
+            if l2_config.enabled:
+                parts["l2"] = tot_l2 / max(tot_frames, 1)
             logging.info(
                 f"epoch {params.epoch} step {params.step}: loss "
-                f"{tot_loss / max(tot_frames, 1):.4f} per frame, lr {lr:.3e}, "
-                f"{fps:.0f} input frames/s"
+                f"{tot_loss / max(tot_frames, 1):.4f} per frame{format_objectives(parts)}, "
+                f"lr {lr:.3e}, {fps:.0f} input frames/s"
                 + (f", {failed} sequences left out (empty numerator)" if failed else "")
             )
             log.add(
@@ -663,8 +794,9 @@ def train_one_epoch(
                 lr=f"{lr:.3e}",
                 train_loss=f"{tot_loss / max(tot_frames, 1):.5f}",
                 frames_per_s=f"{fps:.0f}",
+                **objective_columns("train", parts),
             )
-            tot_loss, tot_frames = 0.0, 0
+            tot_loss, tot_frames, tot_parts, tot_l2 = 0.0, 0, {}, 0.0
         if params.save_every_n > 0 and params.step % params.save_every_n == 0:
             save_training_checkpoint(
                 f"checkpoint-{params.step}.pt", params, model, optimizer, False
@@ -680,11 +812,15 @@ def train_one_epoch(
             return True
     bar.close()
     if is_main and tot_frames:
+        parts = {k: v / tot_frames for k, v in tot_parts.items()}
+        if l2_config.enabled:
+            parts["l2"] = tot_l2 / tot_frames
         log.add(
             step=params.step,
             epoch=params.epoch,
             lr=f"{lr:.3e}",
             train_loss=f"{tot_loss / tot_frames:.5f}",
             frames_per_s=f"{fps:.0f}",
+            **objective_columns("train", parts),
         )
     return False
