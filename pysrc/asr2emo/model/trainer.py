@@ -13,8 +13,9 @@ lhotse sampler (``--num-workers`` processes; 0 builds them on the training threa
   The dropout schedule is evaluated on the same fraction.
 - Semi-orthogonal constraint every ``--orthonormal-every`` steps (Kaldi: every 4 on average).
 - Kaldi tdnn_1g's regularizers: ``--xent-regularize`` (the ``output-xent`` branch, trained on
-  the numerator posteriors, its affine in an optimizer group at lr factor
-  ``0.5 / xent_regularize``) and the per-layer ``--l2-*`` penalties (:mod:`asr2emo.model.l2`).
+  the numerator posteriors, its affine in an optimizer group at lr factor 0.5: Kaldi's
+  effective rate, which is what its ``0.5 / xent_regularize`` under SGD amounts to) and the
+  per-layer ``--l2-*`` penalties (:mod:`asr2emo.model.l2`).
 - Checkpoints (model, optimizer, schedule position, RNG, epoch, batch index) every
   ``--save-every-n`` steps and at each epoch end; a rerun resumes from ``last_checkpoint``. The
   sampler is not saved: its batches are a function of the seed and the epoch, so a resumed
