@@ -48,6 +48,28 @@ def wer_results(exp_dir: Path) -> Dict[str, Dict]:
     return out
 
 
+def acoustic_model_summary(exp_dir: Path) -> Optional[Dict]:
+    """Output units and size of ``<exp-dir>/tdnnf/final.pt``: ``{"topology", "num_outputs",
+    "num_params", "xent_branch", "lang_dir"}`` (topology from the model's ``lang.json``)."""
+    final = exp_dir / "tdnnf" / "final.pt"
+    if not final.is_file():
+        return None
+    from asr2emo.model import load_model
+
+    model = load_model(final)
+    lang_dir = Path(model.info.get("lang_dir", ""))
+    lang_json = lang_dir / "lang.json"
+    lang = json.loads(lang_json.read_text()) if lang_json.is_file() else {}
+    branch = sum(p.numel() for p in model.xent.parameters()) if model.has_xent else 0
+    return {
+        "topology": lang.get("topology", "unknown (no lang.json beside the model)"),
+        "num_outputs": model.num_outputs,
+        "num_params": model.num_params(),
+        "xent_branch_params": branch,
+        "lang_dir": str(lang_dir),
+    }
+
+
 def layer_metrics(emotion_dir: Path) -> Dict[str, Dict]:
     """``layer`` -> its ``metrics.json`` for every finished layer of the emotion dir."""
     out = {}

@@ -26,6 +26,7 @@ from typing import Dict, List, Optional
 
 from asr2emo.report import paper
 from asr2emo.report.collect import (
+    acoustic_model_summary,
     fold_histories,
     layer_metrics,
     model_layer,
@@ -98,8 +99,17 @@ def _table1_md(ours: Optional[Dict], is_iemocap: bool, classes: List[str]) -> Li
     return lines + [""]
 
 
-def _wer_md(wer: Dict[str, Dict], is_iemocap: bool) -> List[str]:
+def _wer_md(wer: Dict[str, Dict], is_iemocap: bool, am: Optional[Dict] = None) -> List[str]:
     lines = ["## ASR word error rate (TED-LIUM acoustic model)", ""]
+    if am is not None:
+        branch = am["xent_branch_params"]
+        lines += [
+            f"Acoustic model: {am['topology']} topology, {am['num_outputs']} output units, "
+            f"{am['num_params']:,} parameters"
+            + (f" ({branch:,} of them the training-only xent branch)" if branch else "")
+            + ".",
+            "",
+        ]
     if not wer:
         lines.append(f"Ours: {NOT_RUN} (no `tdnnf/decode_*/wer.txt`).")
     else:
@@ -232,6 +242,7 @@ def build_report(
     primary = choose_layer(layers, emotion_dir, layer)
     m = layers.get(primary) if primary else None
     wer = wer_results(asr_exp_dir or exp_dir)
+    am = acoustic_model_summary(asr_exp_dir or exp_dir)
     classes = (m or {}).get("classes") or (
         paper.CLASSES if is_iemocap else sorted({c for v in (counts or {}).values() for c in v})
     )
@@ -279,7 +290,7 @@ def build_report(
     md.append("")
     md += _table1_md(counts, is_iemocap, classes)
     if is_iemocap or wer:
-        md += _wer_md(wer, is_iemocap)
+        md += _wer_md(wer, is_iemocap, am)
     md += _table2_md(layers, is_iemocap)
     md += _table3_md(m, primary, is_iemocap)
     if "confusion" in pngs:
@@ -327,6 +338,7 @@ def build_report(
     }
     out["table1"] = {"ours": counts, "paper": paper.TABLE1 if is_iemocap else None}
     out["wer"] = wer
+    out["acoustic_model"] = am
     out["paper"] = (
         {
             "table2_ua": paper.TABLE2,
