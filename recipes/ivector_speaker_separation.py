@@ -5,7 +5,7 @@ Offline i-vectors of every (non speed-perturbed) cut of the given cut manifests,
 and length-normalized. Usage (after stages 2-3):
 
     python recipes/ivector_speaker_separation.py exp/ivector \\
-        data/fbank/tedlium2_cuts_dev.jsonl.gz data/fbank/tedlium2_cuts_test.jsonl.gz
+        data/mfcc/tedlium2_cuts_dev.jsonl.gz data/mfcc/tedlium2_cuts_test.jsonl.gz
 """
 
 import argparse

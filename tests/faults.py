@@ -231,7 +231,7 @@ def reference_pipeline(micro_stage0: Path, factory) -> Path:
     """Stages 1-4 and 6-8 run uninterrupted on ``micro_stage0``'s manifests (stage 5 is unused).
 
     Layout: ``<ref>/conf`` (fast_conf), ``<ref>/data/manifests`` (copied),
-    ``<ref>/data/corpora`` -> micro_stage0's corpora, ``<ref>/data/{lang,fbank}``, ``<ref>/exp``.
+    ``<ref>/data/corpora`` -> micro_stage0's corpora, ``<ref>/data/{lang,mfcc}``, ``<ref>/exp``.
     """
     if "ref" in _CACHE:
         return _CACHE["ref"]
