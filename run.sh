@@ -101,8 +101,11 @@ utils/setup_env.sh
 . ./cmd.sh  # train_cmd / decode_cmd: the job runner of every --nj step
 
 manifests=$data_dir/manifests
-fbank=$data_dir/fbank
+mfcc=$data_dir/mfcc
 lang=$data_dir/lang
+# Stages 3-9 read $data_dir/mfcc/: features an older run left in $data_dir/fbank/ stop the run
+# here, naming the fix (a run from stage 2 or before writes mfcc/ anew).
+[ $stage -le 2 ] || asr2emo check-data-dir "$data_dir"
 log "asr2emo run.sh: stages $stage..$stop_stage, conf $conf_dir, data $data_dir, exp $exp_dir"
 $demo_tedlium && log "TED-LIUM: demo corpus ($tedlium_dir)"
 $demo_iemocap && log "IEMOCAP: demo corpus ($iemocap_dir)"
@@ -133,17 +136,17 @@ if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   log "Stage 2: TED-LIUM hires MFCC, speed perturbation, CMVN"
   require_step steps/make_mfcc.sh "stage 2 (MFCC)"
   steps/make_mfcc.sh --nj $nj --cmd "$train_cmd" --config $conf_dir/mfcc_hires.conf --speed-perturb true \
-    $manifests tedlium2 $fbank
+    $manifests tedlium2 $mfcc
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   log "Stage 3: i-vector extractor + TED-LIUM online i-vectors"
   require_step steps/train_ivector_extractor.sh "stage 3 (i-vector extractor)"
   steps/train_ivector_extractor.sh --nj $nj --config $conf_dir/ivector.conf \
-    $fbank/tedlium2_cuts_train.jsonl.gz $exp_dir/ivector
+    $mfcc/tedlium2_cuts_train.jsonl.gz $exp_dir/ivector
   for part in train dev test; do
-    steps/extract_ivectors.sh --nj $nj --cmd "$train_cmd" $exp_dir/ivector $fbank/tedlium2_cuts_$part.jsonl.gz \
-      $fbank/tedlium2_cuts_${part}_ivec.jsonl.gz
+    steps/extract_ivectors.sh --nj $nj --cmd "$train_cmd" $exp_dir/ivector $mfcc/tedlium2_cuts_$part.jsonl.gz \
+      $mfcc/tedlium2_cuts_${part}_ivec.jsonl.gz
   done
 fi
 
@@ -152,8 +155,8 @@ if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then
   require_step steps/train_lfmmi.sh "stage 4 (LF-MMI training)"
   steps/train_lfmmi.sh --device $device --world-size $nj_train \
     --ivector-extractor-dir $exp_dir/ivector --model-config $conf_dir/tdnnf.conf \
-    --config $conf_dir/lfmmi.conf $fbank/tedlium2_cuts_train_ivec.jsonl.gz \
-    $fbank/tedlium2_cuts_dev_ivec.jsonl.gz $lang $exp_dir/tdnnf
+    --config $conf_dir/lfmmi.conf $mfcc/tedlium2_cuts_train_ivec.jsonl.gz \
+    $mfcc/tedlium2_cuts_dev_ivec.jsonl.gz $lang $exp_dir/tdnnf
 fi
 
 if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
@@ -161,7 +164,7 @@ if [ $stage -le 5 ] && [ $stop_stage -ge 5 ]; then
   require_step steps/decode.sh "stage 5 (decoding)"
   for part in dev test; do
     steps/decode.sh --device $device --num-threads $nj --nj $nj --cmd "$decode_cmd" --config $conf_dir/decode.conf $exp_dir/tdnnf $lang \
-      $fbank/tedlium2_cuts_${part}_ivec.jsonl.gz $exp_dir/tdnnf/decode_$part
+      $mfcc/tedlium2_cuts_${part}_ivec.jsonl.gz $exp_dir/tdnnf/decode_$part
   done
 fi
 
@@ -170,16 +173,16 @@ if [ $stage -le 6 ] && [ $stop_stage -ge 6 ]; then
   require_step steps/make_mfcc.sh "stage 6 (MFCC)"
   require_step steps/extract_ivectors.sh "stage 6 (i-vectors)"
   steps/make_mfcc.sh --nj $nj --cmd "$train_cmd" --config $conf_dir/mfcc_hires.conf --speed-perturb false \
-    $manifests iemocap $fbank
-  steps/extract_ivectors.sh --nj $nj --cmd "$train_cmd" $exp_dir/ivector $fbank/iemocap_cuts_all.jsonl.gz \
-    $fbank/iemocap_cuts_all_ivec.jsonl.gz
+    $manifests iemocap $mfcc
+  steps/extract_ivectors.sh --nj $nj --cmd "$train_cmd" $exp_dir/ivector $mfcc/iemocap_cuts_all.jsonl.gz \
+    $mfcc/iemocap_cuts_all_ivec.jsonl.gz
 fi
 
 if [ $stage -le 7 ] && [ $stop_stage -ge 7 ]; then
   log "Stage 7: bottleneck extraction"
   require_step steps/extract_bottleneck.sh "stage 7 (bottleneck extraction)"
   steps/extract_bottleneck.sh --device $device --num-threads $nj --nj $nj --cmd "$train_cmd" --config $conf_dir/bottleneck.conf $exp_dir/tdnnf \
-    $fbank/iemocap_cuts_all_ivec.jsonl.gz $exp_dir/bottleneck
+    $mfcc/iemocap_cuts_all_ivec.jsonl.gz $exp_dir/bottleneck
 fi
 
 if [ $stage -le 8 ] && [ $stop_stage -ge 8 ]; then

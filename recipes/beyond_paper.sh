@@ -30,7 +30,7 @@ Stages:
 Options:
   --conf-dir DIR     the ASR run's conf dir (default: $conf_dir)
   --corpus NAME      iemocap or the folder corpus name given to emotion_folder.sh (default: $corpus)
-  --data-dir DIR     holds manifests/ and fbank/ of the corpus (default: $data_dir)
+  --data-dir DIR     holds manifests/ and mfcc/ of the corpus (default: $data_dir)
   --exp-dir DIR      holds emotion/ and bottleneck/ of stage 7-8; outputs go here (default: $exp_dir)
   --asr-exp-dir DIR  holds tdnnf/ and ivector/ (default: $asr_exp_dir)
   --device DEV       cpu, cuda or cuda:N (default: $device)
@@ -48,11 +48,11 @@ check_stage_range "$stage" "$stop_stage" 4
 [ -d "$conf_dir" ] || die "--conf-dir '$conf_dir' does not exist"
 [ -f "$exp_dir/emotion/.done" ] || ls "$exp_dir"/emotion/*/metrics.json >/dev/null 2>&1 ||
   die "no stage-8 results under '$exp_dir/emotion'; run ./run.sh (or recipes/emotion_folder.sh) first"
-if [ "$corpus" = iemocap ]; then cuts=$data_dir/fbank/iemocap_cuts_all_ivec.jsonl.gz
-else cuts=$data_dir/fbank/${corpus}_cuts_all_ivec.jsonl.gz; fi
-[ -f "$cuts" ] || die "cuts '$cuts' do not exist; expected the stage-6 cuts of --corpus $corpus"
-
 . ./path.sh
+asr2emo check-data-dir "$data_dir"
+if [ "$corpus" = iemocap ]; then cuts=$data_dir/mfcc/iemocap_cuts_all_ivec.jsonl.gz
+else cuts=$data_dir/mfcc/${corpus}_cuts_all_ivec.jsonl.gz; fi
+[ -f "$cuts" ] || die "cuts '$cuts' do not exist; expected the stage-6 cuts of --corpus $corpus"
 
 if [ $stage -le 0 ] && [ $stop_stage -ge 0 ]; then
   log "Stage 0: baselines on stage 8's folds"

@@ -77,7 +77,8 @@ fi
 exp_dir=${exp_dir:-exp/$name}
 data_dir=${data_dir:-data/$name}
 manifests=$data_dir/manifests
-fbank=$data_dir/fbank
+mfcc=$data_dir/mfcc
+[ $stage -le 1 ] || asr2emo check-data-dir "$data_dir"  # features of an older run in fbank/
 
 log "emotion_folder.sh: corpus $corpus_dir as '$name', stages $stage..$stop_stage, data $data_dir, exp $exp_dir"
 
@@ -91,20 +92,20 @@ fi
 if [ $stage -le 1 ] && [ $stop_stage -ge 1 ]; then
   log "Stage 1: hires MFCC"
   steps/make_mfcc.sh --nj $nj --config $conf_dir/mfcc_hires.conf --speed-perturb false \
-    $manifests $name $fbank
+    $manifests $name $mfcc
 fi
 
 if [ $stage -le 2 ] && [ $stop_stage -ge 2 ]; then
   log "Stage 2: online i-vectors with $asr_exp_dir/ivector"
-  steps/extract_ivectors.sh --nj $nj $asr_exp_dir/ivector $fbank/${name}_cuts_all.jsonl.gz \
-    $fbank/${name}_cuts_all_ivec.jsonl.gz
+  steps/extract_ivectors.sh --nj $nj $asr_exp_dir/ivector $mfcc/${name}_cuts_all.jsonl.gz \
+    $mfcc/${name}_cuts_all_ivec.jsonl.gz
 fi
 
 if [ $stage -le 3 ] && [ $stop_stage -ge 3 ]; then
   log "Stage 3: bottleneck of $asr_exp_dir/tdnnf"
   [ -x steps/extract_bottleneck.sh ] || not_implemented "bottleneck extraction (steps/extract_bottleneck.sh)"
   steps/extract_bottleneck.sh --device $device --num-threads $nj --nj $nj --cmd "$train_cmd" --config $conf_dir/bottleneck.conf $asr_exp_dir/tdnnf \
-    $fbank/${name}_cuts_all_ivec.jsonl.gz $exp_dir/bottleneck
+    $mfcc/${name}_cuts_all_ivec.jsonl.gz $exp_dir/bottleneck
 fi
 
 if [ $stage -le 4 ] && [ $stop_stage -ge 4 ]; then

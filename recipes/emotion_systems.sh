@@ -26,7 +26,7 @@ Options:
   --conf-dir DIR     the ASR run's conf dir: bottleneck.conf, tdnnf.conf, emotion.conf,
                      baselines.conf, systems.conf (default: $conf_dir)
   --corpus NAME      iemocap or the folder corpus name given to emotion_folder.sh (default: $corpus)
-  --data-dir DIR     holds manifests/ and fbank/ of the corpus (default: $data_dir)
+  --data-dir DIR     holds manifests/ and mfcc/ of the corpus (default: $data_dir)
   --exp-dir DIR      holds emotion/ and bottleneck/ of stages 7-8; outputs in systems/ (default: $exp_dir)
   --asr-exp-dir DIR  holds tdnnf/ and ivector/ (default: $asr_exp_dir)
   --device DEV       cpu, cuda or cuda:N: bottleneck extraction (default: $device)
@@ -43,10 +43,11 @@ for f in bottleneck.conf tdnnf.conf emotion.conf baselines.conf systems.conf; do
 done
 ls "$exp_dir"/emotion/*/metrics.json >/dev/null 2>&1 ||
   die "no stage-8 results under '$exp_dir/emotion'; run ./run.sh (or recipes/emotion_folder.sh) first"
-if [ "$corpus" = iemocap ]; then cuts=$data_dir/fbank/iemocap_cuts_all_ivec.jsonl.gz
-else cuts=$data_dir/fbank/${corpus}_cuts_all_ivec.jsonl.gz; fi
-[ -f "$cuts" ] || die "cuts '$cuts' do not exist; expected the stage-6 cuts of --corpus $corpus"
 . ./path.sh
+asr2emo check-data-dir "$data_dir"
+if [ "$corpus" = iemocap ]; then cuts=$data_dir/mfcc/iemocap_cuts_all_ivec.jsonl.gz
+else cuts=$data_dir/mfcc/${corpus}_cuts_all_ivec.jsonl.gz; fi
+[ -f "$cuts" ] || die "cuts '$cuts' do not exist; expected the stage-6 cuts of --corpus $corpus"
 . ./cmd.sh
 
 num_layers=$(sed -n 's/^--num-layers=\([0-9]*\).*/\1/p' "$conf_dir/tdnnf.conf" | tail -n 1)

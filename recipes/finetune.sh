@@ -12,7 +12,7 @@ conf_dir=conf
 device=cpu
 num_threads=1
 asr_exp_dir=exp
-cuts=data/fbank/iemocap_cuts_all_ivec.jsonl.gz
+cuts=data/mfcc/iemocap_cuts_all_ivec.jsonl.gz
 exp_dir=exp/finetune
 
 help_message="Usage: $0 [options]
@@ -34,9 +34,9 @@ for f in finetune.conf emotion.conf; do
   [ -f "$conf_dir/$f" ] || die "no $conf_dir/$f"
 done
 [ -e "$asr_exp_dir/tdnnf" ] || die "no acoustic model $asr_exp_dir/tdnnf (run stage 4)"
-[ -f "$cuts" ] || die "cuts '$cuts' do not exist (run stage 6)"
-
 . ./path.sh
+asr2emo check-data-dir "$cuts"
+[ -f "$cuts" ] || die "cuts '$cuts' do not exist (run stage 6)"
 
 mkdir -p "$exp_dir/log"
 log "fine-tuning: $asr_exp_dir/tdnnf on $cuts -> $exp_dir (log: $exp_dir/<layer>/log/finetune_emotion.log)"

@@ -5,7 +5,7 @@ Offline i-vectors of every (non speed-perturbed) cut of the given cut manifests,
 and length-normalized. Usage (after stages 2-3):
 
     python recipes/ivector_speaker_separation.py exp/ivector \\
-        data/fbank/tedlium2_cuts_dev.jsonl.gz data/fbank/tedlium2_cuts_test.jsonl.gz
+        data/mfcc/tedlium2_cuts_dev.jsonl.gz data/mfcc/tedlium2_cuts_test.jsonl.gz
 """
 
 import argparse
@@ -15,6 +15,7 @@ import torch
 from lhotse import CutSet
 
 from asr2emo.ivector import IvectorExtractor
+from asr2emo.report.speaker_separation import length_normalized, within_between
 
 
 def main() -> None:
@@ -34,14 +35,8 @@ def main() -> None:
             ivectors.append(extractor.extract_offline(cut.load_features()))
             speakers.append(cut.supervisions[0].speaker)
             n += 1
-    iv = np.stack(ivectors)
-    iv -= iv.mean(0)
-    iv /= np.linalg.norm(iv, axis=1, keepdims=True)
-    spk = np.array(speakers)
-    sim = iv @ iv.T
-    same = spk[:, None] == spk[None, :]
-    np.fill_diagonal(same, False)
-    within, between = sim[same].mean(), sim[spk[:, None] != spk[None, :]].mean()
+    iv = length_normalized(np.stack(ivectors))
+    within, between = within_between(iv, speakers)
     print(
         f"{len(set(speakers))} speakers, {len(iv)} cuts: mean cosine within speaker "
         f"{within:.3f}, between speakers {between:.3f}"

@@ -10,7 +10,7 @@ set -euo pipefail
 
 conf_dir=conf
 asr_exp_dir=exp
-cuts=data/fbank/iemocap_cuts_all_ivec.jsonl.gz
+cuts=data/mfcc/iemocap_cuts_all_ivec.jsonl.gz
 exp_dir=exp/sweep
 layers=
 device=cpu
@@ -34,6 +34,8 @@ for f in bottleneck.conf emotion.conf tdnnf.conf; do
   [ -f "$conf_dir/$f" ] || die "no $conf_dir/$f"
 done
 [ -e "$asr_exp_dir/tdnnf" ] || die "no acoustic model $asr_exp_dir/tdnnf (run stage 4)"
+. ./path.sh
+asr2emo check-data-dir "$cuts"
 [ -f "$cuts" ] || die "cuts '$cuts' do not exist (run stage 6)"
 
 if [ -z "$layers" ]; then
@@ -58,7 +60,6 @@ steps/train_emotion.sh --device "$device" --config "$conf_dir/emotion.conf" \
 
 # The paper's Table 2 points only make sense for IEMOCAP.
 case "$(basename "$cuts")" in iemocap*) paper=true ;; *) paper=false ;; esac
-. ./path.sh
 python -m asr2emo.report.sweep --layers "$layers" --paper $paper "$exp_dir/emotion" "$exp_dir" \
   2>&1 | tee "$exp_dir/log/sweep_table.log"
 log "done: $exp_dir/sweep.md"

@@ -9,7 +9,7 @@ nj=1
 cmd=
 config=
 help_message="Usage: $0 [options] <model-dir> <lang-dir> <cuts> <decode-dir>
-  e.g.: $0 --config conf/decode.conf exp/tdnnf data/lang data/fbank/tedlium2_cuts_test_ivec.jsonl.gz exp/tdnnf/decode_test
+  e.g.: $0 --config conf/decode.conf exp/tdnnf data/lang data/mfcc/tedlium2_cuts_test_ivec.jsonl.gz exp/tdnnf/decode_test
 Options:
   --device DEV        cpu, cuda or cuda:N (default: $device)
   --num-threads N       torch intra-op threads on the CPU (default: $num_threads)

@@ -9,7 +9,7 @@ nj=1
 cmd=
 config=
 help_message="Usage: $0 [options] <model-dir> <in-cuts> <out-dir>
-  e.g.: $0 --config conf/bottleneck.conf exp/tdnnf data/fbank/iemocap_cuts_all_ivec.jsonl.gz exp/bottleneck
+  e.g.: $0 --config conf/bottleneck.conf exp/tdnnf data/mfcc/iemocap_cuts_all_ivec.jsonl.gz exp/bottleneck
 Options:
   --device DEV        cpu, cuda or cuda:N (default: $device)
   --num-threads N       torch intra-op threads on the CPU (default: $num_threads)

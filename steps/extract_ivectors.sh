@@ -8,7 +8,7 @@ nj=1
 cmd=
 
 help_message="Usage: $0 [options] <ivector-dir> <in-cuts> <out-cuts>
- e.g.: $0 --nj 2 exp/ivector data/fbank/tedlium2_cuts_dev.jsonl.gz data/fbank/tedlium2_cuts_dev_ivec.jsonl.gz
+ e.g.: $0 --nj 2 exp/ivector data/mfcc/tedlium2_cuts_dev.jsonl.gz data/mfcc/tedlium2_cuts_dev_ivec.jsonl.gz
 Options:
   --cmd CMD               job runner of the --nj jobs, as in Kaldi (utils/run.pl, utils/slurm.pl;
                           run.sh passes \$train_cmd of cmd.sh); empty: local processes

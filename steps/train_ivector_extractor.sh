@@ -8,7 +8,7 @@ nj=1
 config=
 
 help_message="Usage: $0 [options] <train-cuts> <ivector-dir>
- e.g.: $0 --nj 2 --config conf/ivector.conf data/fbank/tedlium2_cuts_train.jsonl.gz exp/ivector
+ e.g.: $0 --nj 2 --config conf/ivector.conf data/mfcc/tedlium2_cuts_train.jsonl.gz exp/ivector
 Options:
   --nj N          threads (default: $nj)
   --config FILE   extractor options as Kaldi --key=value lines (conf/ivector.conf: --num-gauss,

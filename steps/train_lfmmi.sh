@@ -11,7 +11,7 @@ world_size=1
 ivector_extractor_dir=
 help_message="Usage: $0 [options] <train-cuts> <valid-cuts> <lang-dir> <exp-dir>
   e.g.: $0 --model-config conf/tdnnf.conf --config conf/lfmmi.conf \\
-          data/fbank/tedlium2_cuts_train_ivec.jsonl.gz data/fbank/tedlium2_cuts_dev_ivec.jsonl.gz \\
+          data/mfcc/tedlium2_cuts_train_ivec.jsonl.gz data/mfcc/tedlium2_cuts_dev_ivec.jsonl.gz \\
           data/lang exp/tdnnf
 Options:
   --device DEV          cpu, cuda or cuda:N (default: $device)

@@ -124,21 +124,12 @@ def run_recipe(workdir: Path, *args: str, timeout: int = 900):
     """./run.sh in the repository with data/exp under ``workdir`` and the micro conf."""
     import subprocess
 
+    from faults import recipe_cmd
+
     conf = workdir / "conf"
     if not conf.exists():
         make_micro_conf(conf)
-    cmd = [
-        "./run.sh",
-        "--conf-dir",
-        str(conf),
-        "--data-dir",
-        str(workdir / "data"),
-        "--exp-dir",
-        str(workdir / "exp"),
-        "--nj",
-        "1",
-        *args,
-    ]
+    cmd = recipe_cmd(workdir, conf) + list(args)
     return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
 
 

@@ -33,18 +33,16 @@ class Interrupted:
     log: str  # stdout + stderr of the run
 
 
-def recipe_cmd(workdir: Path, conf_dir: Path, stage: int, stop_stage: Optional[int] = None) -> list:
-    """``./run.sh --stage N --stop-stage N`` with data/exp under ``workdir`` (one job)."""
-    return [
-        "./run.sh",
-        "--conf-dir",
-        str(conf_dir),
-        "--data-dir",
-        str(workdir / "data"),
-        "--exp-dir",
-        str(workdir / "exp"),
-        "--nj",
-        "1",
+def recipe_cmd(
+    workdir: Path, conf_dir: Path, stage: Optional[int] = None, stop_stage: Optional[int] = None
+) -> list:
+    """``./run.sh --stage N --stop-stage N`` with data/exp under ``workdir`` (one job); without
+    ``stage``, every stage (the caller may add its own options)."""
+    cmd = ["./run.sh", "--conf-dir", str(conf_dir), "--data-dir", str(workdir / "data"),
+           "--exp-dir", str(workdir / "exp"), "--nj", "1"]  # fmt: skip
+    if stage is None:
+        return cmd
+    return cmd + [
         "--stage",
         str(stage),
         "--stop-stage",
@@ -231,7 +229,7 @@ def reference_pipeline(micro_stage0: Path, factory) -> Path:
     """Stages 1-4 and 6-8 run uninterrupted on ``micro_stage0``'s manifests (stage 5 is unused).
 
     Layout: ``<ref>/conf`` (fast_conf), ``<ref>/data/manifests`` (copied),
-    ``<ref>/data/corpora`` -> micro_stage0's corpora, ``<ref>/data/{lang,fbank}``, ``<ref>/exp``.
+    ``<ref>/data/corpora`` -> micro_stage0's corpora, ``<ref>/data/{lang,mfcc}``, ``<ref>/exp``.
     """
     if "ref" in _CACHE:
         return _CACHE["ref"]

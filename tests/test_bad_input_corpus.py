@@ -155,7 +155,7 @@ def test_damaged_corpus_completes_without_traceback(damaged_run):
     work, _, r = damaged_run
     assert r.returncode == 0, r.stdout[-4000:]
     assert "Traceback" not in r.stdout
-    assert (work / "data" / "fbank" / "tedlium2_feats_train" / ".done").is_file()
+    assert (work / "data" / "mfcc" / "tedlium2_feats_train" / ".done").is_file()
 
 
 def test_bad_talks_are_skipped_counted_and_named(damaged_run, micro_stage0):
@@ -176,8 +176,8 @@ def test_truncated_sph_never_yields_features_past_its_end(damaged_run):
     work, damaged, r = damaged_run
     talk = damaged["ted_truncated"]
     recs = load_manifest(work / "data" / "manifests" / "tedlium2_recordings_train.jsonl.gz")
-    skipped = (work / "data" / "fbank" / "log" / "tedlium2_train_skipped.txt").read_text()
-    cuts = load_manifest(work / "data" / "fbank" / "tedlium2_cuts_train.jsonl.gz")
+    skipped = (work / "data" / "mfcc" / "log" / "tedlium2_train_skipped.txt").read_text()
+    cuts = load_manifest(work / "data" / "mfcc" / "tedlium2_cuts_train.jsonl.gz")
     mine = [c for c in cuts if c.recording_id == talk]
     if talk not in {rec.id for rec in recs}:
         return  # skipped in stage 0 (listed by the previous test's log check style)

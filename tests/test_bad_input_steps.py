@@ -33,7 +33,7 @@ def _conf(path: Path, base: Path, *extra: str) -> Path:
 
 def _step(ref: Path, out: Path, verb: str, conf: Path) -> list:
     """The step script of ``verb`` as run.sh calls it, with ``conf`` as its config."""
-    fb = ref / "data" / "fbank"
+    mf = ref / "data" / "mfcc"
     if verb == "compute-mfcc":
         return [
             "steps/make_mfcc.sh",
@@ -48,7 +48,7 @@ def _step(ref: Path, out: Path, verb: str, conf: Path) -> list:
             "steps/train_ivector_extractor.sh",
             "--config",
             str(conf),
-            f"{fb}/tedlium2_cuts_train.jsonl.gz",
+            f"{mf}/tedlium2_cuts_train.jsonl.gz",
             str(out),
         ]
     if verb in ("train-lfmmi", "tdnnf"):
@@ -56,7 +56,7 @@ def _step(ref: Path, out: Path, verb: str, conf: Path) -> list:
         train_conf = ref / "conf" / "lfmmi.conf" if verb == "tdnnf" else conf
         return [
             "steps/train_lfmmi.sh", "--model-config", str(model_conf), "--config", str(train_conf),
-            f"{fb}/tedlium2_cuts_train_ivec.jsonl.gz", f"{fb}/tedlium2_cuts_dev_ivec.jsonl.gz",
+            f"{mf}/tedlium2_cuts_train_ivec.jsonl.gz", f"{mf}/tedlium2_cuts_dev_ivec.jsonl.gz",
             f"{ref}/data/lang", str(out),
         ]  # fmt: skip
     if verb == "train-emotion":
@@ -68,7 +68,7 @@ def _step(ref: Path, out: Path, verb: str, conf: Path) -> list:
     if verb == "extract-bottleneck":
         return [
             "steps/extract_bottleneck.sh", "--config", str(conf), f"{ref}/exp/tdnnf",
-            f"{fb}/iemocap_cuts_all_ivec.jsonl.gz", str(out),
+            f"{mf}/iemocap_cuts_all_ivec.jsonl.gz", str(out),
         ]  # fmt: skip
     raise ValueError(verb)
 
@@ -147,7 +147,7 @@ def test_bad_conf_gives_one_error_line(ref, tmp_path, verb, line, expect):
 def test_utterance_shorter_than_the_context_gets_padded_frames(ref, tmp_path):
     """A 0.05 s cut (5 frames; the model sees +-28) is extracted with edge padding: ceil(5/3)
     frames, finite, and its neighbours' bottlenecks are those of the reference run."""
-    cuts = load_manifest(ref / "data" / "fbank" / "iemocap_cuts_all_ivec.jsonl.gz").to_eager()
+    cuts = load_manifest(ref / "data" / "mfcc" / "iemocap_cuts_all_ivec.jsonl.gz").to_eager()
     first = list(cuts)[:4]
     short = first[0].truncate(duration=0.05)
     short = short.with_id(first[0].id + "_short")

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(not YESNO.is_dir(), reason=f"{YESNO} not present
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     d = tmp_path_factory.mktemp("bn")
-    cuts = yesno_cuts(YESNO, d / "fbank", sorted(YESNO.glob("*.wav"))[:3])
+    cuts = yesno_cuts(YESNO, d / "mfcc", sorted(YESNO.glob("*.wav"))[:3])
     # Three ~6 s cuts (~200 frames each): several chunks of 7 output frames per cut.
     cuts.to_file(d / "cuts.jsonl.gz")
     torch.manual_seed(0)

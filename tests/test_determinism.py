@@ -74,13 +74,13 @@ def test_stage0_manifests_identical(micro_stage0, run_b):
 def test_stage2_features_identical(ref, run_b):
     for part in ("train", "dev", "test"):
         name = f"tedlium2_cuts_{part}.jsonl.gz"
-        fa, fb = cut_arrays(ref / "data" / "fbank" / name), cut_arrays(
-            run_b / "data" / "fbank" / name
+        fa, fb = cut_arrays(ref / "data" / "mfcc" / name), cut_arrays(
+            run_b / "data" / "mfcc" / name
         )
         assert len(fa) > 0
         assert_arrays_equal(fa, fb)
-    cmvn_a = json.loads((ref / "data" / "fbank" / "tedlium2_cmvn.json").read_text())
-    cmvn_b = json.loads((run_b / "data" / "fbank" / "tedlium2_cmvn.json").read_text())
+    cmvn_a = json.loads((ref / "data" / "mfcc" / "tedlium2_cmvn.json").read_text())
+    cmvn_b = json.loads((run_b / "data" / "mfcc" / "tedlium2_cmvn.json").read_text())
     assert cmvn_a == cmvn_b
 
 
@@ -93,8 +93,8 @@ def test_stage3_ivectors_identical(ref, run_b):
             np.testing.assert_array_equal(a[k].numpy(), b[k].numpy(), err_msg=f"{name}:{k}")
     for part in ("train", "dev", "test"):
         name = f"tedlium2_cuts_{part}_ivec.jsonl.gz"
-        ia = cut_arrays(ref / "data" / "fbank" / name, "ivector")
-        ib = cut_arrays(run_b / "data" / "fbank" / name, "ivector")
+        ia = cut_arrays(ref / "data" / "mfcc" / name, "ivector")
+        ib = cut_arrays(run_b / "data" / "mfcc" / name, "ivector")
         assert len(ia) > 0 and all(v.ndim == 2 for v in ia.values())
         assert_arrays_equal(ia, ib)
 

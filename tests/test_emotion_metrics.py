@@ -1,9 +1,9 @@
-"""UA / WA / recall / confusion against scikit-learn."""
+"""UA / WA / recall / confusion against scikit-learn; cross-validation figures by hand."""
 
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, confusion_matrix, recall_score
 
-from asr2emo.emotion.metrics import summarize
+from asr2emo.emotion.metrics import cv_summary, summarize
 
 
 def test_against_sklearn_random():
@@ -37,3 +37,25 @@ def test_absent_class_is_null_and_excluded_from_ua():
     s = summarize([0, 0, 1], [0, 1, 1], ["a", "b", "c"])
     assert s["per_class_recall"]["c"] is None
     assert np.isclose(s["ua"], balanced_accuracy_score([0, 0, 1], [0, 1, 1]))
+
+
+def test_cv_summary_by_hand():
+    # fold 1 (session 1): a->a, a->b, b->b; fold 2 (session 2): b->b, b->a, a->a, b->b
+    def rec(label, pred, session):
+        return {"label": label, "session": session, "pred": {"x": pred}}
+
+    folds = {
+        2: [rec("b", "b", 2), rec("b", "a", 2), rec("a", "a", 2), rec("b", "b", 2)],
+        1: [rec("a", "a", 1), rec("a", "b", 1), rec("b", "b", 1)],
+    }
+    s = cv_summary(folds, ["a", "b"], lambda r: r["pred"]["x"])
+    # fold 1: recalls a 1/2, b 1/1 -> UA 3/4, WA 2/3; fold 2: a 1/1, b 2/3 -> UA 5/6, WA 3/4
+    assert [f["fold"] for f in s["folds"]] == [1, 2]
+    assert [f["test_session"] for f in s["folds"]] == [1, 2] and s["n"] == 7
+    assert np.allclose([f["ua"] for f in s["folds"]], [3 / 4, 5 / 6])
+    assert np.allclose([f["wa"] for f in s["folds"]], [2 / 3, 3 / 4])
+    assert np.isclose(s["ua_fold_mean"], (3 / 4 + 5 / 6) / 2)
+    assert np.isclose(s["wa_fold_mean"], (2 / 3 + 3 / 4) / 2)
+    # pooled: a 2/3 (of 3), b 3/4 (of 4) -> UA 17/24, WA 5/7; rows = truth
+    assert np.isclose(s["ua"], (2 / 3 + 3 / 4) / 2) and np.isclose(s["wa"], 5 / 7)
+    assert s["confusion"] == [[2, 1], [1, 3]]

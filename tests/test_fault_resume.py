@@ -87,13 +87,13 @@ def test_stage0_killed_while_writing_manifests(micro_stage0, tmp_path):
 
 
 def _same_stage2_products(work: Path, ref: Path) -> None:
-    fb, ref_fb = work / "data" / "fbank", ref / "data" / "fbank"
+    mf, ref_mf = work / "data" / "mfcc", ref / "data" / "mfcc"
     for part in ("train", "dev", "test"):
         name = f"tedlium2_cuts_{part}.jsonl.gz"
-        assert jsonl_gz_records(fb / name, work) == jsonl_gz_records(ref_fb / name, ref), name
-        assert_arrays_equal(cut_arrays(fb / name), cut_arrays(ref_fb / name))
-    a = json.loads((fb / "tedlium2_cmvn.json").read_text())
-    b = json.loads((ref_fb / "tedlium2_cmvn.json").read_text())
+        assert jsonl_gz_records(mf / name, work) == jsonl_gz_records(ref_mf / name, ref), name
+        assert_arrays_equal(cut_arrays(mf / name), cut_arrays(ref_mf / name))
+    a = json.loads((mf / "tedlium2_cmvn.json").read_text())
+    b = json.loads((ref_mf / "tedlium2_cmvn.json").read_text())
     assert a == b
 
 
@@ -102,18 +102,18 @@ def _same_stage2_products(work: Path, ref: Path) -> None:
 @pytest.mark.parametrize("kill_when", ["tedlium2_feats_train/feats.lca"])  # writing train features
 def test_stage2_killed_part_way(ref, tmp_path, kill_when):
     work = new_work(ref, tmp_path, copy=["data/manifests"], link=["data/corpora"])
-    fb = work / "data" / "fbank"
+    mf = work / "data" / "mfcc"
     cmd = recipe_cmd(work, work / "conf", 2)
-    r = run_and_kill(cmd, appears(fb / kill_when))
+    r = run_and_kill(cmd, appears(mf / kill_when))
     assert r.killed, f"stage 2 ended before the kill point:\n{r.log[-2000:]}"
-    assert not (fb / "tedlium2_feats_test" / ".done").exists()
-    _complete_manifests(fb, work)
+    assert not (mf / "tedlium2_feats_test" / ".done").exists()
+    _complete_manifests(mf, work)
 
     r2 = run(cmd)
     assert r2.returncode == 0, r2.stdout[-3000:]
     _no_traceback(r2.stdout)
     _same_stage2_products(work, ref)
-    assert leftover_temp_files(fb) == []
+    assert leftover_temp_files(mf) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -129,22 +129,22 @@ def _same_stage3_products(work: Path, ref: Path) -> None:
         assert a.keys() == b.keys(), name
         for k in a:
             np.testing.assert_array_equal(np.asarray(a[k]), np.asarray(b[k]), err_msg=f"{name}:{k}")
-    fb, ref_fb = work / "data" / "fbank", ref / "data" / "fbank"
+    mf, ref_mf = work / "data" / "mfcc", ref / "data" / "mfcc"
     for part in ("train", "dev", "test"):
         name = f"tedlium2_cuts_{part}_ivec.jsonl.gz"
-        assert_arrays_equal(cut_arrays(fb / name, "ivector"), cut_arrays(ref_fb / name, "ivector"))
+        assert_arrays_equal(cut_arrays(mf / name, "ivector"), cut_arrays(ref_mf / name, "ivector"))
 
 
 @pytest.mark.parametrize(
     "kill_when",
     [
         # ("log", "T-matrix iteration 1") (in the extractor's EM) passes too; left out for time
-        ("file", "data/fbank/tedlium2_cuts_train_ivec_ivectors/ivector-0.lca"),  # extracting
+        ("file", "data/mfcc/tedlium2_cuts_train_ivec_ivectors/ivector-0.lca"),  # extracting
     ],
     ids=["extraction"],
 )
 def test_stage3_killed_part_way(ref, tmp_path, kill_when):
-    parts = [f"data/fbank/tedlium2_cuts_{p}.jsonl.gz" for p in ("train", "dev", "test")]
+    parts = [f"data/mfcc/tedlium2_cuts_{p}.jsonl.gz" for p in ("train", "dev", "test")]
     work = new_work(ref, tmp_path, copy=parts)
     kind, what = kill_when
     if kind == "log":
@@ -154,17 +154,17 @@ def test_stage3_killed_part_way(ref, tmp_path, kill_when):
     cmd = recipe_cmd(work, work / "conf", 3)
     r = run_and_kill(cmd, when)
     assert r.killed, f"stage 3 ended before the kill point:\n{r.log[-2000:]}"
-    fb = work / "data" / "fbank"
+    mf = work / "data" / "mfcc"
     if kind == "log":
         assert not (work / "exp" / "ivector" / ".done").exists()
-    assert not (fb / ".tedlium2_cuts_test_ivec.done").exists()
-    _complete_manifests(fb, work)
+    assert not (mf / ".tedlium2_cuts_test_ivec.done").exists()
+    _complete_manifests(mf, work)
 
     r2 = run(cmd)
     assert r2.returncode == 0, r2.stdout[-3000:]
     _no_traceback(r2.stdout)
     _same_stage3_products(work, ref)
-    assert leftover_temp_files(work / "exp") == [] and leftover_temp_files(fb) == []
+    assert leftover_temp_files(work / "exp") == [] and leftover_temp_files(mf) == []
 
 
 # ---------------------------------------------------------------------------------------------
@@ -176,8 +176,8 @@ def test_stage4_killed_after_a_mid_epoch_checkpoint(ref, tmp_path):
     """Killed once checkpoint-4.pt is committed (``last_checkpoint`` names it): the rerun resumes
     there and ends with the same model. (A kill between the checkpoint's rename and the pointer
     update restarts from the previous checkpoint, which is also correct but not this test.)"""
-    inputs = [f"data/fbank/tedlium2_cuts_{p}_ivec.jsonl.gz" for p in ("train", "dev")]
-    work = new_work(ref, tmp_path, copy=inputs + ["data/fbank/tedlium2_cmvn.json", "data/lang"])
+    inputs = [f"data/mfcc/tedlium2_cuts_{p}_ivec.jsonl.gz" for p in ("train", "dev")]
+    work = new_work(ref, tmp_path, copy=inputs + ["data/mfcc/tedlium2_cmvn.json", "data/lang"])
     tdnnf = work / "exp" / "tdnnf"
     cmd = recipe_cmd(work, work / "conf", 4)
     r = run_and_kill(cmd, log_contains(tdnnf / "last_checkpoint", "checkpoint-4.pt"))

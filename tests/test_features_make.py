@@ -52,7 +52,7 @@ def run_step(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_make_mfcc_step(tmp_path: Path) -> None:
-    manifests, fbank = tmp_path / "manifests", tmp_path / "fbank"
+    manifests, mfcc = tmp_path / "manifests", tmp_path / "mfcc"
     manifests.mkdir()
     bad = tmp_path / "corrupt.wav"
     bad.write_bytes(np.random.default_rng(0).bytes(30000))
@@ -70,11 +70,11 @@ def test_make_mfcc_step(tmp_path: Path) -> None:
     write_part(manifests, "dev", [Recording.from_file(DEV_WAV)])
 
     args = ["--nj", "2", "--config", "conf/mini/mfcc_hires.conf", "--speed-perturb", "true"]
-    res = run_step(*args, str(manifests), "tiny", str(fbank))
+    res = run_step(*args, str(manifests), "tiny", str(mfcc))
     assert res.returncode == 0, res.stderr
 
-    train_cuts = load_manifest(fbank / "tiny_cuts_train.jsonl.gz")
-    dev_cuts = load_manifest(fbank / "tiny_cuts_dev.jsonl.gz")
+    train_cuts = load_manifest(mfcc / "tiny_cuts_train.jsonl.gz")
+    dev_cuts = load_manifest(mfcc / "tiny_cuts_dev.jsonl.gz")
     ids = sorted(c.id for c in train_cuts)
     assert len(ids) == 3 * 3  # 3 good recordings x speeds 1.0, 0.9, 1.1; the corrupt one is gone
     assert (
@@ -91,56 +91,56 @@ def test_make_mfcc_step(tmp_path: Path) -> None:
     slow = next(c for c in train_cuts if c.id.startswith("SM1_F10") and c.id.endswith("_sp0.9"))
     assert abs(slow.duration - base.duration / 0.9) < 0.01
 
-    skipped = (fbank / "log" / "tiny_train_skipped.txt").read_text().splitlines()
+    skipped = (mfcc / "log" / "tiny_train_skipped.txt").read_text().splitlines()
     assert len(skipped) == 2
     assert skipped[0].startswith("corrupt\tunreadable audio")
     assert skipped[1].startswith("short-0\tshorter than --min-duration")
     assert "skipped 2 item" in res.stderr
 
-    cmvn = GlobalCmvn.load(fbank / "tiny_cmvn.json")
+    cmvn = GlobalCmvn.load(mfcc / "tiny_cmvn.json")
     frames = np.concatenate([c.load_features() for c in train_cuts])
     assert cmvn.count == len(frames)
     np.testing.assert_allclose(cmvn.mean, frames.mean(0), rtol=1e-5, atol=1e-4)
 
     # rerun: a no-op that says so
-    mtime = (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns
-    res = run_step(*args, str(manifests), "tiny", str(fbank))
+    mtime = (mfcc / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns
+    res = run_step(*args, str(manifests), "tiny", str(mfcc))
     assert res.returncode == 0, res.stderr
     assert res.stderr.count("nothing to do") == 2
-    assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
+    assert (mfcc / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
 
     # a part killed mid-way (no .done, leftovers) is redone cleanly; the finished part is kept
-    (fbank / "tiny_feats_dev" / ".done").unlink()
-    (fbank / "tiny_feats_dev" / "junk").write_text("partial")
-    res = run_step(*args, str(manifests), "tiny", str(fbank))
+    (mfcc / "tiny_feats_dev" / ".done").unlink()
+    (mfcc / "tiny_feats_dev" / "junk").write_text("partial")
+    res = run_step(*args, str(manifests), "tiny", str(mfcc))
     assert res.returncode == 0, res.stderr
-    assert not (fbank / "tiny_feats_dev" / "junk").exists()
-    assert (fbank / "tiny_feats_dev" / ".done").is_file()
-    assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
-    assert len(load_manifest(fbank / "tiny_cuts_dev.jsonl.gz")) == 1
+    assert not (mfcc / "tiny_feats_dev" / "junk").exists()
+    assert (mfcc / "tiny_feats_dev" / ".done").is_file()
+    assert (mfcc / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
+    assert len(load_manifest(mfcc / "tiny_cuts_dev.jsonl.gz")) == 1
 
     # another MFCC option in the conf: both parts are recomputed, and the log says why
     conf = tmp_path / "mfcc.conf"
     conf.write_text(Path("conf/mini/mfcc_hires.conf").read_text() + "--low-freq=40\n")
     res = run_step("--nj", "2", "--config", str(conf), "--speed-perturb", "true",
-                   str(manifests), "tiny", str(fbank))  # fmt: skip
+                   str(manifests), "tiny", str(mfcc))  # fmt: skip
     assert res.returncode == 0, res.stderr
     assert res.stderr.count("recomputing: --low-freq 20.0 -> 40.0") == 2, res.stderr
-    assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns != mtime
+    assert (mfcc / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns != mtime
     # a changed manifest (a recording added to dev) recomputes that part only
-    mtime = (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns
+    mtime = (mfcc / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns
     write_part(manifests, "dev", [Recording.from_file(DEV_WAV), Recording.from_file(WAVS[0])])
     res = run_step("--nj", "2", "--config", str(conf), "--speed-perturb", "true",
-                   str(manifests), "tiny", str(fbank))  # fmt: skip
+                   str(manifests), "tiny", str(mfcc))  # fmt: skip
     assert "tiny dev MFCC" in res.stderr and "recomputing: input recordings" in res.stderr
-    assert (fbank / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
-    assert len(load_manifest(fbank / "tiny_cuts_dev.jsonl.gz")) == 2
+    assert (mfcc / "tiny_cuts_train.jsonl.gz").stat().st_mtime_ns == mtime
+    assert len(load_manifest(mfcc / "tiny_cuts_dev.jsonl.gz")) == 2
 
 
 def test_make_mfcc_usage_errors(tmp_path: Path) -> None:
     res = run_step(str(tmp_path), "tiny")
     assert res.returncode != 0 and "Usage" in res.stderr
-    res = run_step(str(tmp_path), "tiny", str(tmp_path / "fbank"))
+    res = run_step(str(tmp_path), "tiny", str(tmp_path / "mfcc"))
     assert res.returncode == 1
     assert "no 'tiny_recordings_<part>.jsonl.gz'" in res.stderr
     assert "Traceback" not in res.stderr

@@ -9,6 +9,7 @@ from lhotse import CutSet, RecordingSet, SupervisionSet
 from asr2emo.features.mfcc import compute_mfcc
 from asr2emo.ivector.extractor import IvectorOptions
 from asr2emo.ivector.train import TrainOptions, train_extractor
+from asr2emo.report.speaker_separation import length_normalized, within_between
 
 
 def segments(manifests, part):
@@ -42,14 +43,9 @@ def test_demo_ivectors_separate_speakers(micro_stage0):
     for part in ("dev", "test"):  # voices the extractor never saw
         f, s = segments(manifests, part)
         feats, speakers = feats + f, speakers + s
-    iv = np.stack([extractor.extract_offline(f) for f in feats])
-    iv = iv - iv.mean(0)
-    iv /= np.linalg.norm(iv, axis=1, keepdims=True)
-    sim = iv @ iv.T
+    iv = length_normalized(np.stack([extractor.extract_offline(f) for f in feats]))
+    within, between = within_between(iv, speakers)
     spk = np.array(speakers)
-    same = spk[:, None] == spk[None, :]
-    np.fill_diagonal(same, False)
-    within, between = sim[same].mean(), sim[spk[:, None] != spk[None, :]].mean()
     print(
         f"{len(set(speakers))} speakers, {len(feats)} segments: mean cosine within speaker "
         f"{within:.3f}, between speakers {between:.3f}"

@@ -28,7 +28,7 @@ def run(*cmd: str) -> subprocess.CompletedProcess:
 
 
 def test_ivector_steps(tmp_path: Path) -> None:
-    manifests, fbank, ivdir = tmp_path / "manifests", tmp_path / "fbank", tmp_path / "ivector"
+    manifests, mfcc, ivdir = tmp_path / "manifests", tmp_path / "mfcc", tmp_path / "ivector"
     manifests.mkdir()
     recs, sups = [], []
     for spk in SPEAKERS:
@@ -49,10 +49,10 @@ def test_ivector_steps(tmp_path: Path) -> None:
         "conf/mini/mfcc_hires.conf",
         str(manifests),
         "tiny",
-        str(fbank),
+        str(mfcc),
     )
-    cuts_path = fbank / "tiny_cuts_all.jsonl.gz"
-    assert (fbank / "tiny_cmvn.json").is_file()
+    cuts_path = mfcc / "tiny_cuts_all.jsonl.gz"
+    assert (mfcc / "tiny_cmvn.json").is_file()
 
     # a tiny extractor: conf/mini/ivector.conf with a few keys overridden, Kaldi-style
     conf = tmp_path / "ivector.conf"
@@ -74,7 +74,7 @@ def test_ivector_steps(tmp_path: Path) -> None:
     extractor = IvectorExtractor.load(ivdir)
     assert extractor.T.shape == (8, 40, 6)
 
-    out = fbank / "tiny_cuts_all_ivec.jsonl.gz"
+    out = mfcc / "tiny_cuts_all_ivec.jsonl.gz"
     run("steps/extract_ivectors.sh", "--nj", "2", str(ivdir), str(cuts_path), str(out))
     cuts = load_manifest(out)
     assert len(cuts) == len(recs)

@@ -16,6 +16,7 @@ from asr2emo.ivector import IvectorExtractor
 from asr2emo.ivector.cmvn import online_cmvn
 from asr2emo.ivector.extractor import IvectorOptions
 from asr2emo.ivector.train import TrainOptions, train_extractor
+from asr2emo.report.speaker_separation import length_normalized, within_between
 
 URDU = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "urdu"
 
@@ -73,14 +74,8 @@ def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def test_ivectors_separate_speakers(urdu, trained) -> None:
     feats, speakers = urdu
     extractor, _ = trained
-    iv = np.stack([extractor.extract_offline(f) for f in feats])
-    iv = iv - iv.mean(0)
-    iv /= np.linalg.norm(iv, axis=1, keepdims=True)
-    sim = iv @ iv.T
-    spk = np.array(speakers)
-    same = spk[:, None] == spk[None, :]
-    np.fill_diagonal(same, False)
-    within, between = sim[same].mean(), sim[spk[:, None] != spk[None, :]].mean()
+    iv = length_normalized(np.stack([extractor.extract_offline(f) for f in feats]))
+    within, between = within_between(iv, speakers)
     print(
         f"{len(set(speakers))} speakers, {len(feats)} utterances: mean cosine within speaker "
         f"{within:.3f}, between speakers {between:.3f}"

@@ -177,10 +177,10 @@ def test_steps_through_a_runner_write_what_local_jobs_write(tmp_path, runner):
         for how in ("local", runner):
             work = tmp_path / how
             cmd = [] if how == "local" else ["--cmd", str(RUNNERS[runner])]
-            fb = work / "fbank"
+            mf = work / "mfcc"
             r = subprocess.run(
                 ["steps/make_mfcc.sh", "--nj", "2", *cmd, "--config", str(conf),
-                 "--speed-perturb", "true", str(man), "tiny", str(fb)],
+                 "--speed-perturb", "true", str(man), "tiny", str(mf)],
                 cwd=REPO, capture_output=True, text=True, env=env,
             )  # fmt: skip
             assert r.returncode == 0, r.stderr[-3000:]
@@ -188,30 +188,30 @@ def test_steps_through_a_runner_write_what_local_jobs_write(tmp_path, runner):
             if how == "local":
                 r = subprocess.run(
                     ["steps/train_ivector_extractor.sh", "--config", str(iv_conf),
-                     str(fb / "tiny_cuts_train.jsonl.gz"), str(ivdir)],
+                     str(mf / "tiny_cuts_train.jsonl.gz"), str(ivdir)],
                     cwd=REPO, capture_output=True, text=True,
                 )  # fmt: skip
                 assert r.returncode == 0, r.stderr[-3000:]
             r = subprocess.run(
                 ["steps/extract_ivectors.sh", "--nj", "2", *cmd, str(ivdir),
-                 str(fb / "tiny_cuts_train.jsonl.gz"), str(fb / "tiny_cuts_train_ivec.jsonl.gz")],
+                 str(mf / "tiny_cuts_train.jsonl.gz"), str(mf / "tiny_cuts_train_ivec.jsonl.gz")],
                 cwd=REPO, capture_output=True, text=True, env=env,
             )  # fmt: skip
             assert r.returncode == 0, r.stderr[-3000:]
             outs[how] = work
         a, b = outs["local"], outs[runner]
         for name in ("tiny_cuts_train.jsonl.gz", "tiny_cuts_train_ivec.jsonl.gz"):
-            assert _records(a / "fbank" / name, a) == _records(b / "fbank" / name, b), name
-        fa, fb_ = a / "fbank", b / "fbank"
-        assert_arrays_equal(cut_arrays(fa / "tiny_cuts_train.jsonl.gz"),
-                            cut_arrays(fb_ / "tiny_cuts_train.jsonl.gz"))  # fmt: skip
+            assert _records(a / "mfcc" / name, a) == _records(b / "mfcc" / name, b), name
+        mf_a, mf_b = a / "mfcc", b / "mfcc"
+        assert_arrays_equal(cut_arrays(mf_a / "tiny_cuts_train.jsonl.gz"),
+                            cut_arrays(mf_b / "tiny_cuts_train.jsonl.gz"))  # fmt: skip
         assert_arrays_equal(
-            cut_arrays(fa / "tiny_cuts_train_ivec.jsonl.gz", "ivector"),
-            cut_arrays(fb_ / "tiny_cuts_train_ivec.jsonl.gz", "ivector"),
+            cut_arrays(mf_a / "tiny_cuts_train_ivec.jsonl.gz", "ivector"),
+            cut_arrays(mf_b / "tiny_cuts_train_ivec.jsonl.gz", "ivector"),
         )
-        assert (fa / "tiny_cmvn.json").read_text() == (fb_ / "tiny_cmvn.json").read_text()
+        assert (mf_a / "tiny_cmvn.json").read_text() == (mf_b / "tiny_cmvn.json").read_text()
         # every job left its own Kaldi-style log
-        logs = sorted(p.name for p in (fb_ / "log").glob("mfcc_tiny_train.*.log"))
+        logs = sorted(p.name for p in (mf_b / "log").glob("mfcc_tiny_train.*.log"))
         assert logs == ["mfcc_tiny_train.1.log", "mfcc_tiny_train.2.log"]
     finally:
         if runner == "slurm.pl":

@@ -125,7 +125,7 @@ def test_emotion_conf_change_retrains_folds_and_model(tmp_path):
 
 @pytest.mark.skipif(not YESNO.is_dir(), reason=f"{YESNO} not present")
 def test_a_model_still_training_is_named_never_guessed_and_its_final_model_is_used(tmp_path):
-    cuts = yesno_cuts(YESNO, tmp_path / "fbank", sorted(YESNO.glob("*.wav"))[:2])
+    cuts = yesno_cuts(YESNO, tmp_path / "mfcc", sorted(YESNO.glob("*.wav"))[:2])
     cuts.to_file(tmp_path / "cuts.jsonl.gz")
     exp = tmp_path / "tdnnf"
     exp.mkdir()

@@ -22,7 +22,7 @@ from sklearn.svm import SVC
 
 from asr2emo.baselines.utterances import UttTable
 from asr2emo.emotion.folds import Fold
-from asr2emo.emotion.metrics import summarize
+from asr2emo.emotion.metrics import cv_summary
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 from asr2emo.utils.markers import write_marker
@@ -115,38 +115,18 @@ def run_folds(
 
 def metrics_from_records(system: str, folds: Dict[int, List[Dict]], classes: Sequence[str]) -> Dict:
     """Stage 8's ``metrics.json`` keys (ua, wa pooled; per fold; fold means) for one decision."""
-    cid = {c: i for i, c in enumerate(classes)}
-    all_lab: List[int] = []
-    all_pred: List[int] = []
-    rows = []
-    for k in sorted(folds):
-        recs = folds[k]
-        lab = [cid[r["label"]] for r in recs]
-        pred = [cid[r["pred"]] for r in recs]
-        s = summarize(lab, pred, list(classes))
-        rows.append(
-            {
-                "fold": k,
-                "test_session": recs[0]["session"] if recs else k,
-                "ua": s["ua"],
-                "wa": s["wa"],
-                "n": s["n"],
-            }
-        )
-        all_lab += lab
-        all_pred += pred
-    pooled = summarize(all_lab, all_pred, list(classes))
+    pooled = cv_summary(folds, classes, lambda r: r["pred"])
     return {
         "system": system,
         "classes": list(classes),
         "ua": pooled["ua"],
         "wa": pooled["wa"],
-        "ua_fold_mean": float(np.mean([r["ua"] for r in rows])),
-        "wa_fold_mean": float(np.mean([r["wa"] for r in rows])),
+        "ua_fold_mean": pooled["ua_fold_mean"],
+        "wa_fold_mean": pooled["wa_fold_mean"],
         "per_class_recall": pooled["per_class_recall"],
         "confusion": pooled["confusion"],
         "n": pooled["n"],
-        "folds": rows,
+        "folds": pooled["folds"],
     }
 
 

@@ -41,7 +41,7 @@ from asr2emo.model.trainer import supervision_segments
 REPO = Path(__file__).resolve().parents[3]
 DEMO_LANG = REPO / "data" / "lang"
 DEMO_MODEL = REPO / "exp" / "tdnnf"
-DEMO_CUTS = REPO / "data" / "fbank" / "tedlium2_cuts_test_ivec.jsonl.gz"
+DEMO_CUTS = REPO / "data" / "mfcc" / "tedlium2_cuts_test_ivec.jsonl.gz"
 UTT_SECONDS = 10.0
 PEAK = 5.0  # nats a peaky frame's phone gets over the noise
 

@@ -57,7 +57,7 @@ def get_parser() -> ConfArgumentParser:
     p.add_argument("--snip-edges", type=str2bool, default=d.snip_edges)
     p.add_argument("manifest_dir", type=Path)
     p.add_argument("corpus", help="manifest prefix, e.g. tedlium2 or iemocap")
-    p.add_argument("fbank_dir", type=Path)
+    p.add_argument("mfcc_dir", type=Path)
     return p
 
 
@@ -78,7 +78,7 @@ def config_from_args(args: argparse.Namespace) -> KaldiMfccHiresConfig:
 
 def main(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
-    setup_logging(args.fbank_dir / "log" / f"compute_mfcc_{args.corpus}.log")
+    setup_logging(args.mfcc_dir / "log" / f"compute_mfcc_{args.corpus}.log")
     if not args.manifest_dir.is_dir():
         raise UserError(f"manifest directory '{args.manifest_dir}' does not exist (run stage 0)")
     if args.nj < 1:
@@ -92,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
     make_features(
         args.manifest_dir,
         args.corpus,
-        args.fbank_dir,
+        args.mfcc_dir,
         config_from_args(args),
         nj=args.nj,
         speed_perturb=args.speed_perturb,

@@ -20,7 +20,7 @@ import logging
 from pathlib import Path
 from typing import Dict
 
-from asr2emo.emotion.train import HeadConfig
+from asr2emo.emotion.settings import read_emotion_conf
 from asr2emo.utils.config import ConfArgumentParser, str_list
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path, write_json
@@ -44,15 +44,6 @@ def get_parser() -> ConfArgumentParser:
     p.add_argument("--emotion-config", default="", help="emotion.conf: the head and its training")
     p.add_argument("--num-threads", type=int, default=1, help="torch threads (CPU)")
     return p
-
-
-def head_config(conf: str) -> HeadConfig:
-    """Stage 8's HeadConfig from its conf file, parsed by stage 8's own parser."""
-    from asr2emo.bin.train_emotion import get_parser as emotion_parser
-    from asr2emo.bin.train_emotion import head_config as from_args
-
-    args = emotion_parser().parse_args((["--config", conf] if conf else []) + ["_", "_"])
-    return from_args(args)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -86,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
             raise UserError(f"--runs names corpus '{c}', not given in --corpora")
         if c not in maps:
             raise UserError(f"no label map for corpus '{c}' in --label-maps")
-    cfg = head_config(args.emotion_config)
+    cfg = read_emotion_conf(args.emotion_config).head
     data = {}
     for c in sorted(used):
         raw = load_frames(corpora[c] / args.layer / "cuts.jsonl.gz")

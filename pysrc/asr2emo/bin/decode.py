@@ -15,7 +15,6 @@ import logging
 import time
 from pathlib import Path
 
-import torch
 from lhotse import CutSet
 
 from asr2emo.lang.prepare import read_lang_info
@@ -65,7 +64,7 @@ def main(args) -> int:
     setup_logging(args.log_file)
     if args.acoustic_scale <= 0:
         raise UserError(f"--acoustic-scale must be > 0, got {args.acoustic_scale}")
-    from asr2emo.model import resolve_checkpoint
+    from asr2emo.model import load_model, resolve_checkpoint
 
     if not args.cuts.is_file():
         raise UserError(f"cuts '{args.cuts}' do not exist")
@@ -81,13 +80,12 @@ def main(args) -> int:
     info = read_lang_info(args.lang_dir)
     if not (args.lang_dir / "HLG.pt").is_file():
         raise UserError(f"{args.lang_dir} has no HLG.pt (built with --build-hlg=false?)")
-    model_info = torch.load(checkpoint, map_location="cpu")
-    if int(model_info["num_outputs"]) != int(info["num_outputs"]):
+    model = load_model(checkpoint)  # once: one job decodes with it, parallel jobs load their own
+    if int(model.info["num_outputs"]) != int(info["num_outputs"]):
         raise UserError(
-            f"model has {model_info['num_outputs']} outputs but {args.lang_dir} has "
+            f"model has {model.info['num_outputs']} outputs but {args.lang_dir} has "
             f"{info['num_outputs']}: model and lang directory do not match"
         )
-    del model_info
     opts = DecodeOptions(
         search_beam=args.search_beam,
         output_beam=args.output_beam,
@@ -101,7 +99,7 @@ def main(args) -> int:
     t0 = time.time()
     cuts = CutSet.from_file(args.cuts)
     hyps, refs, audio_sec = decode_cuts(
-        checkpoint, args.lang_dir, cuts, opts, str(device), args.nj, args.cmd or None,
+        model, args.lang_dir, cuts, opts, str(device), args.nj, args.cmd or None,
         args.decode_dir, args.num_threads,
     )  # fmt: skip
     elapsed = time.time() - t0

@@ -110,9 +110,9 @@ def main(args: argparse.Namespace) -> int:
         read_stage8_val_speakers,
     )
     from asr2emo.baselines.utterances import load_table
-    from asr2emo.bin.run_baselines import emotion_settings
     from asr2emo.emotion.data import load_frames
     from asr2emo.emotion.folds import make_folds
+    from asr2emo.emotion.settings import read_emotion_conf
     from asr2emo.report.collect import layer_metrics
     from asr2emo.report.render import choose_layer
     from asr2emo.systems.pooling import layer_statistics
@@ -128,7 +128,8 @@ def main(args: argparse.Namespace) -> int:
         svm_gamma=args.svm_gamma,
         selection=args.selection,
     )
-    seed, classes = emotion_settings(args.emotion_config)
+    emotion = read_emotion_conf(args.emotion_config)
+    seed, classes = emotion.head.seed, emotion.classes
     stage8 = layer_metrics(args.emotion_dir) if args.emotion_dir.is_dir() else {}
     layer = choose_layer(stage8, args.emotion_dir, args.paper_layer)
     if layer is None:

@@ -13,7 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from asr2emo.bin import train_emotion
+from asr2emo.emotion.settings import read_emotion_conf
 from asr2emo.finetune.data import load_inputs
 from asr2emo.finetune.train import FinetuneConfig, run_finetune
 from asr2emo.model import load_model
@@ -91,9 +91,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"--emotion-config '{args.emotion_config}' does not exist")
     if not args.finetune_k or min(args.finetune_k) < 0:
         raise UserError(f"--finetune-k must list numbers >= 0, got {args.finetune_k}")
-    conf = ["--config", str(args.emotion_config)] if args.emotion_config else []
-    emo = train_emotion.get_parser().parse_args(conf + ["unused", "unused"])
-    head_cfg = train_emotion.head_config(emo)
+    emotion = read_emotion_conf(args.emotion_config)
     cfg = FinetuneConfig(
         layer=args.layer,
         ks=list(args.finetune_k),
@@ -106,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
     )
     model = load_model(args.model_dir)
     model.check_layer(args.layer)
-    inputs = load_inputs(args.cuts, model.config, emo.classes or None)
+    inputs = load_inputs(args.cuts, model.config, emotion.classes or None)
     logging.info(
         "fine-tuning %s: %d utterances, k in %s, lr factor %g",
         args.layer,
@@ -115,7 +113,7 @@ def main(args: argparse.Namespace) -> int:
         cfg.lr_factor,
     )
     sources = {"model": Path(model.info["checkpoint"]), "cuts": Path(args.cuts)}
-    table = run_finetune(model, inputs, out_dir, head_cfg, cfg, sources, device)
+    table = run_finetune(model, inputs, out_dir, emotion.head, cfg, sources, device)
     for r in table["rows"]:
         logging.info(
             "k=%d (%s): UA %.4f WA %.4f (fold means)",

@@ -26,7 +26,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 from asr2emo.baselines.classical import (
     SYSTEM_TITLES,
@@ -49,6 +49,7 @@ from asr2emo.baselines.folds import (
 )
 from asr2emo.baselines.scratch import ScratchConfig
 from asr2emo.baselines.utterances import load_table
+from asr2emo.emotion.settings import read_emotion_conf
 from asr2emo.features.mfcc import KaldiMfccHiresConfig
 from asr2emo.utils.config import ConfArgumentParser, str_list
 from asr2emo.utils.devices import add_device_args, setup_device
@@ -120,14 +121,6 @@ def get_parser() -> ConfArgumentParser:
     p.add_argument("--scratch-dropout", type=float, default=s.dropout, help="head dropout")
     add_device_args(p)
     return p
-
-
-def emotion_settings(conf: str) -> Tuple[int, List[str]]:
-    """Seed and classes of stage 8, parsed by stage 8's own parser from its conf file."""
-    from asr2emo.bin.train_emotion import get_parser as emotion_parser
-
-    args = emotion_parser().parse_args((["--config", conf] if conf else []) + ["_", "_"])
-    return int(args.seed), list(args.classes)
 
 
 def mfcc_settings(conf: str) -> KaldiMfccHiresConfig:
@@ -207,7 +200,8 @@ def main(args: argparse.Namespace) -> int:
     for s in args.systems:
         if s not in ALL_SYSTEMS:
             raise UserError(f"unknown system '{s}'; valid: {', '.join(ALL_SYSTEMS)}")
-    seed, classes = emotion_settings(args.emotion_config)
+    emotion = read_emotion_conf(args.emotion_config)
+    seed, classes = emotion.head.seed, emotion.classes
     seeds = stage8_seed(args.emotion_dir)
     for layer, s8 in seeds.items():
         if s8 != seed:

@@ -36,21 +36,16 @@ from typing import Optional
 
 from asr2emo.emotion.data import load_frames
 from asr2emo.emotion.export import write_model_dir
+from asr2emo.emotion.settings import add_emotion_args, head_config
 from asr2emo.emotion.train import (
-    HeadConfig,
     cross_validate,
     cv_record,
     final_epochs,
     train_final,
     validation_ua,
 )
-from asr2emo.utils.config import (
-    ConfArgumentParser,
-    add_dataclass_args,
-    dataclass_from_args,
-    str_list,
-)
-from asr2emo.utils.devices import add_device_args, setup_device
+from asr2emo.utils.config import ConfArgumentParser
+from asr2emo.utils.devices import setup_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.logging import setup_logging
 from asr2emo.utils.markers import make_record, needs_run, read_marker, write_marker
@@ -60,45 +55,7 @@ def get_parser() -> ConfArgumentParser:
     p = ConfArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("bottleneck_dir", type=Path, help="stage 7 output: <layer>/cuts.jsonl.gz")
     p.add_argument("emotion_dir", type=Path, help="output directory")
-    p.add_argument(
-        "--layers",
-        type=str_list,
-        default=[],
-        help="layers to evaluate (comma list); empty: every finished layer dir",
-    )
-    p.add_argument(
-        "--classes",
-        type=str_list,
-        default=[],
-        help="class labels in order (comma list); empty: the sorted labels found",
-    )
-    add_dataclass_args(p, HeadConfig)
-    p.add_argument(
-        "--model-layer",
-        default="",
-        help="layer of the deployable model; empty: the layer with the best validation UA "
-        "(mean over folds on the early-stopping speakers; never the test folds)",
-    )
-    p.add_argument(
-        "--acoustic-model-dir",
-        type=Path,
-        default=None,
-        help="acoustic model dir to copy into model/; default: from the bottleneck "
-        "dir's metadata, else <bottleneck-dir>/../tdnnf",
-    )
-    p.add_argument(
-        "--ivector-dir",
-        type=Path,
-        default=None,
-        help="i-vector extractor dir to copy; default: <bottleneck-dir>/../ivector",
-    )
-    p.add_argument(
-        "--frame-dtype",
-        choices=["float32", "float16"],
-        default="float32",
-        help="in-memory type of the bottleneck frames (float16 halves the memory)",
-    )
-    add_device_args(p)
+    add_emotion_args(p)
     return p
 
 
@@ -149,11 +106,6 @@ def resolve_sources(args) -> tuple[Optional[Path], Optional[Path]]:
     ivector = args.ivector_dir or _from_meta(bdir, ("ivector_dir", "ivector_extractor_dir"))
     ivector = ivector or bdir.parent / "ivector"
     return (acoustic if acoustic.is_dir() else None), (ivector if ivector.is_dir() else None)
-
-
-def head_config(args) -> HeadConfig:
-    """The head's settings from the options :func:`get_parser` added for it."""
-    return dataclass_from_args(HeadConfig, args)
 
 
 def choose_layer(layers: list[str], emotion_dir: Path) -> str:

@@ -6,7 +6,7 @@ reference labels (scikit-learn's ``balanced_accuracy_score`` convention); WA is 
 
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Callable, Dict, List, Mapping, Sequence
 
 import numpy as np
 
@@ -53,3 +53,39 @@ def summarize(labels: Sequence[int], preds: Sequence[int], classes: List[str]) -
         "confusion": cm.tolist(),
         "n": int(cm.sum()),
     }
+
+
+def cv_summary(
+    folds: Mapping[int, Sequence[Mapping]],
+    classes: Sequence[str],
+    decision: Callable[[Mapping], str],
+) -> Dict:
+    """A cross-validation's figures from each fold's prediction records (``label``,
+    ``session`` and the class name ``decision(record)`` picks): :func:`summarize` pooled over
+    every fold, then ``folds`` (per fold: fold, test_session, ua, wa, n) and their means
+    ``ua_fold_mean``, ``wa_fold_mean`` (the paper's Table 3 figure)."""
+    cid = {c: i for i, c in enumerate(classes)}
+    all_lab: List[int] = []
+    all_pred: List[int] = []
+    rows = []
+    for k in sorted(folds):
+        recs = folds[k]
+        lab = [cid[r["label"]] for r in recs]
+        pred = [cid[decision(r)] for r in recs]
+        s = summarize(lab, pred, list(classes))
+        rows.append(
+            {
+                "fold": k,
+                "test_session": recs[0]["session"] if recs else k,
+                "ua": s["ua"],
+                "wa": s["wa"],
+                "n": s["n"],
+            }
+        )
+        all_lab += lab
+        all_pred += pred
+    pooled = summarize(all_lab, all_pred, list(classes))
+    pooled["folds"] = rows
+    pooled["ua_fold_mean"] = float(np.mean([r["ua"] for r in rows]))
+    pooled["wa_fold_mean"] = float(np.mean([r["wa"] for r in rows]))
+    return pooled

@@ -25,7 +25,7 @@ from asr2emo.emotion.aggregate import AGGREGATIONS, aggregate
 from asr2emo.emotion.data import FrameData
 from asr2emo.emotion.folds import Fold, check_disjoint_speakers, make_folds
 from asr2emo.emotion.head import EmotionHead, save_head
-from asr2emo.emotion.metrics import summarize
+from asr2emo.emotion.metrics import cv_summary, summarize
 from asr2emo.utils.config import fraction, nonneg_int, positive_float, positive_int
 from asr2emo.utils.io import atomic_path, write_json
 from asr2emo.utils.markers import make_record, needs_run, write_marker
@@ -288,31 +288,9 @@ def metrics_from_predictions(
 ) -> Dict:
     """The ``metrics.json`` of a layer from the per-fold predictions (schema: see module doc of
     :mod:`asr2emo.bin.train_emotion`)."""
-    cid = {c: i for i, c in enumerate(classes)}
-    aggs: Dict[str, Dict] = {}
-    for agg in AGGREGATIONS:
-        all_lab, all_pred, fold_rows = [], [], []
-        for k in sorted(folds):
-            recs = folds[k]
-            lab = [cid[r["label"]] for r in recs]
-            pred = [cid[r["pred"][agg]] for r in recs]
-            s = summarize(lab, pred, list(classes))
-            fold_rows.append(
-                {
-                    "fold": k,
-                    "test_session": recs[0]["session"] if recs else k,
-                    "ua": s["ua"],
-                    "wa": s["wa"],
-                    "n": s["n"],
-                }
-            )
-            all_lab += lab
-            all_pred += pred
-        pooled = summarize(all_lab, all_pred, list(classes))
-        pooled["folds"] = fold_rows
-        pooled["ua_fold_mean"] = float(np.mean([f["ua"] for f in fold_rows]))
-        pooled["wa_fold_mean"] = float(np.mean([f["wa"] for f in fold_rows]))
-        aggs[agg] = pooled
+    aggs: Dict[str, Dict] = {
+        agg: cv_summary(folds, classes, lambda r, agg=agg: r["pred"][agg]) for agg in AGGREGATIONS
+    }
     main = aggs["sum_softmax"]
     return {
         "layer": layer,

@@ -180,7 +180,7 @@ def accumulate_cmvn(cuts: CutSet, dim: int, nj: int = 1, executor=None) -> Globa
 def make_features(
     manifest_dir: Path,
     corpus: str,
-    fbank_dir: Path,
+    mfcc_dir: Path,
     config: KaldiMfccHiresConfig,
     nj: int = 1,
     speed_perturb: bool = False,
@@ -190,15 +190,15 @@ def make_features(
     """Run the whole pipeline for every part; parts finished with these options and manifests
     are skipped. With ``cmd`` (a Kaldi job runner, e.g. ``utils/run.pl``) the ``nj`` jobs of
     each parallel phase run through it (:mod:`asr2emo.utils.jobs`), with the same outputs."""
-    manifest_dir, fbank_dir = Path(manifest_dir), Path(fbank_dir)
+    manifest_dir, mfcc_dir = Path(manifest_dir), Path(mfcc_dir)
     parts = find_parts(manifest_dir, corpus)
     stats_part = cmvn_part(parts)
     extractor = KaldiMfccHires(config)
     reports = []
     for part in parts:
-        feats_dir = fbank_dir / f"{corpus}_feats_{part}"
-        cuts_path = fbank_dir / f"{corpus}_cuts_{part}.jsonl.gz"
-        cmvn_path = fbank_dir / f"{corpus}_cmvn.json"
+        feats_dir = mfcc_dir / f"{corpus}_feats_{part}"
+        cuts_path = mfcc_dir / f"{corpus}_cuts_{part}.jsonl.gz"
+        cmvn_path = mfcc_dir / f"{corpus}_cmvn.json"
         perturb = speed_perturb and part == stats_part
         settings = dict(asdict(config), speed_perturb=perturb, min_duration=min_duration)
         settings["cmvn"] = part == stats_part
@@ -218,7 +218,7 @@ def make_features(
         name = f"{corpus}_{part}"
         cuts = make_part_cuts(
             recordings, supervisions, config.sampling_rate, min_duration, perturb, report, nj,
-            runner_executor(cmd, fbank_dir, f"check_audio_{name}"),
+            runner_executor(cmd, mfcc_dir, f"check_audio_{name}"),
         )  # fmt: skip
         if len(cuts) == 0:
             raise UserError(f"{corpus} {part}: no usable cut (see the skipped list in the log)")
@@ -232,7 +232,7 @@ def make_features(
             storage_path=feats_dir / "feats",  # LilcomChunkyWriter adds .lca
             num_jobs=nj,
             storage_type=feature_writer_type(),
-            executor=runner_executor(cmd, fbank_dir, f"mfcc_{name}") if nj > 1 else None,
+            executor=runner_executor(cmd, mfcc_dir, f"mfcc_{name}") if nj > 1 else None,
         )
         cuts = CutSet.from_cuts(sorted(cuts, key=lambda c: c.id))
         report.num_cuts = len(cuts)
@@ -241,11 +241,11 @@ def make_features(
         if part == stats_part:
             cmvn = accumulate_cmvn(
                 cuts, extractor.feature_dim(config.sampling_rate), nj,
-                runner_executor(cmd, fbank_dir, f"cmvn_{corpus}"),
+                runner_executor(cmd, mfcc_dir, f"cmvn_{corpus}"),
             )  # fmt: skip
             cmvn.save(cmvn_path)
             logging.info(f"{corpus}: global CMVN over {cmvn.count} frames of {part} -> {cmvn_path}")
-        write_skipped(fbank_dir / "log" / f"{corpus}_{part}_skipped.txt", report)
+        write_skipped(mfcc_dir / "log" / f"{corpus}_{part}_skipped.txt", report)
         write_marker(feats_dir, record)
         reports.append(report)
     return reports
