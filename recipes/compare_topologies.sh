@@ -88,7 +88,7 @@ for topo in $topologies; do
       --exp-dir "$run/exp" --nj "$nj" --device "$device"
     if [ "$sweep_seeds" = all ] || { [ "$sweep_seeds" = first ] && [ "$seed" = "$first_seed" ]; }; then
       recipes/layer_sweep.sh --conf-dir "$run/conf" --asr-exp-dir "$run/exp" \
-        --cuts "$tdir/data/fbank/iemocap_cuts_all_ivec.jsonl.gz" \
+        --cuts "$tdir/data/mfcc/iemocap_cuts_all_ivec.jsonl.gz" \
         --exp-dir "$run/sweep" --device "$device"
     fi
     if [ -n "$folder_corpus" ]; then
