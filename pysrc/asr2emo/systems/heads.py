@@ -7,7 +7,9 @@ mixing the layers' means equals the mean of the mixed frames), then the same MLP
 utterance labels with cross-entropy (optionally class-weighted) and stop early on the
 validation speaker's UA, as stage 8.
 :class:`LayerMixFrameHead`: the paper's frame-level head on a learned softmax mixture of every
-layer's standardized frames, per frame (trained by stage 8's own ``train_head``).
+layer's standardized frames, per frame (trained by stage 8's own ``train_head``). Both mixtures
+follow s3prl's ``Featurizer`` (``s3prl/nn/upstream.py``: zero-initialised layer logits, softmax,
+weighted sum of same-shaped hidden states).
 """
 
 from __future__ import annotations
