@@ -4,6 +4,7 @@ balance, fusion weights and the choice fitted on training-session speakers only.
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -189,3 +190,19 @@ def test_layer_mix_weights_are_a_softmax():
     head.logits.data = torch.tensor([0.0, 1.0, -2.0, 3.0])
     w = head.layer_weights()
     assert torch.all(w > 0) and abs(float(w.sum()) - 1) < 1e-6
+
+
+def test_the_verb_reads_both_confs_and_a_bad_class_weight_is_one_error_line(tmp_path, capsys):
+    from asr2emo.bin.emotion_systems import get_parser
+    from asr2emo.cli import main as cli_main
+
+    dirs = ["e", "b", "l", "m", "iemocap", str(tmp_path / "out")]
+    root = Path(__file__).resolve().parents[1]
+    for conf, mix in (("conf/systems.conf", False), ("conf/mini/systems.conf", True)):
+        args = get_parser().parse_args(["--config", str(root / conf)] + dirs)
+        assert args.class_weights == ["none", "balanced"] and args.frame_mix is mix
+    assert cli_main(["emotion-systems", "--class-weights", "none,inverse"] + dirs) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "--class-weights must list" in errors[0]
+    assert "Traceback" not in err
