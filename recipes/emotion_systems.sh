@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Emotion systems beyond the paper on exactly stage 8's folds, and the one chosen on validation
-# speakers, beside the paper's system and eGeMAPS + SVM. After run.sh stages 0-8 (or
-# recipes/emotion_folder.sh for a folder corpus):
+# Emotion systems beyond the paper on exactly stage 8's folds (the paper's frame head retrained
+# per inner fold, its layer mixture, utterance heads, early and score fusion with eGeMAPS, each
+# with its class balance), and the one chosen on training-session speakers (inner
+# leave-one-session-out), beside the paper's system and eGeMAPS + SVM. After run.sh stages 0-8
+# (or recipes/emotion_folder.sh for a folder corpus):
 #
 #   recipes/emotion_systems.sh --conf-dir conf/mini                       # the demo IEMOCAP
 #   recipes/emotion_systems.sh --conf-dir conf/mini --corpus urdu --data-dir data/urdu \

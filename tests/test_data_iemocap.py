@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from lhotse import RecordingSet, SupervisionSet
 from asr2emo.cli import main as cli_main
 from asr2emo.data.iemocap import (
     count_table,
+    format_protocols,
     format_table1,
     map_label,
     parse_emo_evaluation,
@@ -119,6 +121,13 @@ def test_prepare_iemocap_counts_and_skips(tmp_path):
     assert counts[(1, "ang")] == 2 and counts[(1, "exc")] == 2 and counts[(2, "sad")] == 1
     table = format_table1(counts, ("ang", "exc", "neu", "sad"))
     assert table.splitlines()[-1].split() == ["total", "6", "6", "5", "5", "22"]
+    # both protocols side by side: the 5 hap utterances join exc under merged only
+    assert report.protocol_totals() == {"paper": 22, "merged": 27}
+    assert report.protocols["paper"] == counts
+    both = format_protocols(report.protocols, ("ang", "exc", "neu", "sad"))
+    assert both.splitlines()[0] == "protocols paper/merged:"
+    assert both.splitlines()[-1].split() == ["total", "6/6", "6/11", "5/5", "5/5", "22/27"]
+    assert both.splitlines()[3].split() == ["Ses2", "1/1", "1/2", "1/1", "1/1", "4/5"]
     s = sups["Ses01F_impro01_M003"]
     assert s.speaker == "Ses01M" and s.gender == "M"
     assert s.custom["emotion"] == "ang" and s.custom["session"] == 1
@@ -135,6 +144,7 @@ def test_merge_hap_into_exc(tmp_path):
     root = make_corpus(tmp_path / "IEMOCAP_full_release")
     _, sups, report = prepare_iemocap(root, None, merge_hap_into_exc=True)
     assert len(sups) == 5 * 5 + 2
+    assert report.protocol_totals() == {"paper": 22, "merged": 27}
     assert sups["Ses02F_impro01_F002"].custom == {
         **sups["Ses02F_impro01_F002"].custom,
         "emotion": "exc",
@@ -161,6 +171,14 @@ def test_cli_rerun_is_noop(tmp_path, capsys, caplog):
     log = (out / "log" / "prepare_iemocap.log").read_text()
     assert "nothing to do" in log
     assert "skipped 1 (bad audio)" in log and "Ses01F_impro01_M005.wav" in log
+    assert "protocols paper/merged:" in log
+    protocols = json.loads((out / "iemocap_protocols.json").read_text())
+    assert protocols["in_use"] == "paper" and protocols["totals"] == {"paper": 22, "merged": 27}
+    assert protocols["counts"]["merged"]["2"] == {"ang": 1, "exc": 2, "neu": 1, "sad": 1}
+    from asr2emo.report.render import label_map_line
+
+    line = label_map_line(out)
+    assert line.startswith("Label map: paper") and "22 under paper, 27 under merged" in line
     # another label set is another preparation
     assert cli_main(["prepare-iemocap", "--label-map=merged", str(root), str(out)]) == 0
     sups = SupervisionSet.from_file(out / "iemocap_supervisions_all.jsonl.gz")

@@ -1,7 +1,10 @@
 """The emotion systems beyond the paper (asr2emo.systems) on synthetic bottlenecks: stage 8's
-folds, layer weights that are a distribution, fusion fitted on validation speakers only."""
+folds, layer weights that are a distribution, the frame head retrained per inner fold, class
+balance, fusion weights and the choice fitted on training-session speakers only."""
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,15 +15,25 @@ from asr2emo.emotion.data import load_frames
 from asr2emo.emotion.folds import make_folds
 from asr2emo.emotion.train import HeadConfig, cross_validate
 from asr2emo.systems import fusion
+from asr2emo.systems import run as run_module
 from asr2emo.systems.fusion import Scores, fit_weight, fuse
 from asr2emo.systems.heads import LayerMixHead, UtteranceHeadConfig
 from asr2emo.systems.pooling import AttentiveStatsPooling, utterance_stats
 from asr2emo.systems.report import write_report
-from asr2emo.systems.run import CANDIDATES, INNER_CANDIDATES, SystemsConfig, run_fold
+from asr2emo.systems.run import (
+    CANDIDATES,
+    SystemInputs,
+    SystemsConfig,
+    check_config,
+    run_fold,
+    training_pool,
+)
 from asr2emo.utils.errors import UserError
 
 HEAD = HeadConfig(max_epochs=6, lr=1e-2, batch_size=256, patience=3, seed=3)
-FAST = SystemsConfig(head=UtteranceHeadConfig(max_epochs=8, patience=3, lr=3e-3, batch_size=8))
+FAST = SystemsConfig(
+    head=UtteranceHeadConfig(max_epochs=8, patience=3, lr=3e-3, batch_size=8), frame=HEAD
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,30 +48,43 @@ def stage8(tmp_path_factory):
                     zip(data.offsets[:-1], data.offsets[1:])])  # fmt: skip
     noise = rng.standard_normal(own.shape).astype(np.float32)
     stats = torch.from_numpy(np.stack([noise, own], axis=1))
-    # "eGeMAPS": a weakly informative utterance feature
-    egemaps = rng.standard_normal((data.num_utts, 6)) + 0.8 * np.eye(4)[data.labels] @ np.ones(
-        (4, 6)
+    # "eGeMAPS": a weakly informative utterance feature (a class mean per dimension + noise)
+    egemaps = rng.standard_normal((data.num_utts, 6)) + 0.8 * np.eye(4)[data.labels] @ (
+        rng.standard_normal((4, 6))
     )
-    return tmp, data, metrics, stats, egemaps
+    # the same two 'layers' frame by frame: noise frames, then the paper layer's own frames
+    frames = torch.stack([torch.from_numpy(rng.standard_normal(data.feats.shape).astype(
+        np.float32)), data.feats], dim=1)  # fmt: skip
+    inputs = SystemInputs(data, stats, egemaps, 1, dataclasses.replace(data, feats=frames))
+    return tmp, data, metrics, inputs
 
 
-def test_every_system_on_stage8_folds_and_the_choice_from_validation_only(stage8):
-    tmp, data, metrics, stats, egemaps = stage8
+def test_every_system_on_stage8_folds_and_the_choice_from_training_sessions(stage8):
+    tmp, data, metrics, inputs = stage8
     folds = make_folds(data.sessions, data.speakers, HEAD.seed)
     results = {}
     for fold in folds:
         head = tmp / "emotion" / "tdnnf12" / f"fold-{fold.fold}" / "head.pt"
-        r = run_fold(fold, data, stats, egemaps, head, FAST, HEAD.seed)
+        r = run_fold(fold, inputs, head, FAST, HEAD.seed)
         val_ids = [data.ids[u] for u in fold.val]
         test_ids = [data.ids[u] for u in fold.test]
-        for name in CANDIDATES + ("selected",):
+        for name in ("paper",) + CANDIDATES + ("selected",):
             assert r[name]["val"].ids == val_ids and r[name]["test"].ids == test_ids, name
             np.testing.assert_allclose(r[name]["test"].posteriors.sum(axis=1), 1.0, atol=1e-6)
-        w = np.asarray(r["layer_mix"]["info"]["layer_weights"])
-        assert w.shape == (2,) and np.all(w >= 0) and abs(w.sum() - 1) < 1e-6
+        for mix in ("layer_mix", "frame_mix"):
+            w = np.asarray(r[mix]["info"]["layer_weights"])
+            assert w.shape == (2,) and np.all(w >= 0) and abs(w.sum() - 1) < 1e-6
         info = r["selected"]["info"]
-        assert info["selection"] == "inner-cv" and set(info["val_uas"]) == set(INNER_CANDIDATES)
+        assert info["selection"] == "inner-cv" and set(info["val_uas"]) == set(CANDIDATES)
         assert info["val_uas"][info["chosen"]] == max(info["val_uas"].values())
+        # each system's class balance is the better of the two on the same selection data
+        for name, cw in info["class_weights"].items():
+            uas = r[name]["info"]["class_weight_uas"]
+            assert r[name]["info"]["class_weight"] == cw and uas[cw] == max(uas.values())
+            assert cw == "none" or uas["balanced"] > uas["none"]  # ties keep 'none'
+        if info["class_weights"]["frame"] == "none":  # stage 8's class weight: its own head
+            np.testing.assert_array_equal(r["frame"]["test"].posteriors,
+                                          r["paper"]["test"].posteriors)  # fmt: skip
         # the stage-8 heads rescored reproduce stage 8's test decisions
         recs = [json.loads(x) for x in (head.parent / "predictions.jsonl").read_text().splitlines()]
         paper = r["paper"]["test"].posteriors.argmax(axis=1)
@@ -72,8 +98,9 @@ def test_every_system_on_stage8_folds_and_the_choice_from_validation_only(stage8
         tmp / "out" / "layer_weights.png"
     ).is_file()
     # the mixture learns to prefer the informative 'layer' over the noise on average
-    mean_w = np.mean([w for w in comp["layer_weights"].values()], axis=0)
-    assert mean_w[1] > mean_w[0]
+    for key in ("layer_weights", "frame_layer_weights"):
+        mean_w = np.mean([w for w in comp[key].values()], axis=0)
+        assert mean_w[1] > mean_w[0], key
 
 
 def test_fusion_weight_refuses_test_utterances():
@@ -85,28 +112,53 @@ def test_fusion_weight_refuses_test_utterances():
         fit_weight(a, b, [0, 1], ["x", "y"], test_ids=["u2", "u9"])
 
 
-def test_run_fold_fits_fusion_on_validation_ids(stage8, monkeypatch):
-    """A spy on the fusion fit: it sees training-session utterances only (the validation
-    speaker's, or every training-session utterance's inner-CV scores), never a test one."""
-    tmp, data, metrics, stats, egemaps = stage8
-    seen = []
-    real = fusion.fit_weight
+@pytest.mark.parametrize("selection", ["inner-cv", "val-speaker"])
+def test_run_fold_trains_and_fits_on_training_sessions_only(stage8, monkeypatch, selection):
+    """Spies on the fusion fit and on stage 8's trainer: the fusion weights see every
+    training-session utterance (inner-cv) or the validation speaker's, never a test one; the
+    frame-level heads (the paper's, per inner fold, and the layer mixture) never train on, nor
+    stop early on, the test session."""
+    tmp, data, metrics, inputs = stage8
+    seen, trained = [], []
+    real_fit, real_train = fusion.fit_weight, run_module.train_head
 
     def spy(val_a, val_b, labels, classes, test_ids, **kw):
         seen.append((set(val_a.ids) | set(val_b.ids), set(test_ids)))
-        return real(val_a, val_b, labels, classes, test_ids, **kw)
+        return real_fit(val_a, val_b, labels, classes, test_ids, **kw)
+
+    def train_spy(frames, train, val, cfg, **kw):
+        trained.append((set(train.tolist()), set(val.tolist()), cfg.class_weight))
+        return real_train(frames, train, val, cfg, **kw)
 
     monkeypatch.setattr("asr2emo.systems.run.fit_weight", spy)
+    monkeypatch.setattr("asr2emo.systems.run.train_head", train_spy)
+    monkeypatch.setattr("asr2emo.systems.heads.train_head", train_spy)
     fold = make_folds(data.sessions, data.speakers, HEAD.seed)[0]
     head = tmp / "emotion" / "tdnnf12" / f"fold-{fold.fold}" / "head.pt"
-    run_fold(fold, data, stats, egemaps, head, FAST, HEAD.seed)
+    cfg = dataclasses.replace(FAST, selection=selection)
+    run_fold(fold, inputs, head, cfg, HEAD.seed)
     val = {data.ids[u] for u in fold.val}
     training = val | {data.ids[u] for u in fold.train}
     test = {data.ids[u] for u in fold.test}
-    assert len(seen) == 3
+    assert len(seen) == 4  # frame, frame_mix, asp, layer_mix + egemaps
     for fitted, test_ids in seen:
         assert test_ids == test and not fitted & test and fitted <= training
-    assert sorted(len(f) for f, _ in seen) == [len(val), len(training), len(training)]
+    assert {len(f) for f, _ in seen} == {len(training) if selection == "inner-cv" else len(val)}
+    test_utts = set(fold.test.tolist())
+    assert trained and all(not (tr | va) & test_utts for tr, va, _ in trained)
+    # inner-cv: both class weights of both frame heads on each of the 4 inner folds
+    inner = [t for t in trained if t[0] | t[1] < set(training_pool(fold).tolist())]
+    if selection == "inner-cv":
+        assert len(inner) == 4 * 2 * 2
+
+
+def test_a_bad_class_weight_or_selection_is_one_error_line():
+    with pytest.raises(UserError, match="--class-weights must list"):
+        check_config(dataclasses.replace(FAST, class_weights=["none", "inverse"]))
+    with pytest.raises(UserError, match="--class-weights must list"):
+        check_config(dataclasses.replace(FAST, class_weights=[]))
+    with pytest.raises(UserError, match="--selection must be one of"):
+        check_config(dataclasses.replace(FAST, selection="test-fold"))
 
 
 def test_fuse_is_log_linear_and_normalized():
@@ -138,3 +190,19 @@ def test_layer_mix_weights_are_a_softmax():
     head.logits.data = torch.tensor([0.0, 1.0, -2.0, 3.0])
     w = head.layer_weights()
     assert torch.all(w > 0) and abs(float(w.sum()) - 1) < 1e-6
+
+
+def test_the_verb_reads_both_confs_and_a_bad_class_weight_is_one_error_line(tmp_path, capsys):
+    from asr2emo.bin.emotion_systems import get_parser
+    from asr2emo.cli import main as cli_main
+
+    dirs = ["e", "b", "l", "m", "iemocap", str(tmp_path / "out")]
+    root = Path(__file__).resolve().parents[1]
+    for conf, mix in (("conf/systems.conf", False), ("conf/mini/systems.conf", True)):
+        args = get_parser().parse_args(["--config", str(root / conf)] + dirs)
+        assert args.class_weights == ["none", "balanced"] and args.frame_mix is mix
+    assert cli_main(["emotion-systems", "--class-weights", "none,inverse"] + dirs) == 1
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and "--class-weights must list" in errors[0]
+    assert "Traceback" not in err

@@ -11,8 +11,9 @@ and the eGeMAPS functionals of the baselines' cache (computed when missing), and
     comparison.md, comparison.json  UA/WA mean +- sd over folds, paired differences vs paper
     layer_weights.png, layer_weights.json
 
-Systems and the validation-only choice: :mod:`asr2emo.systems.run`. A fold whose ``.done``
-records the same settings and inputs is not recomputed.
+Systems and the choice on training-session speakers: :mod:`asr2emo.systems.run`. The
+frame-level heads are trained with stage 8's settings, read from ``--emotion-config`` by stage
+8's own parser. A fold whose ``.done`` records the same settings and inputs is not recomputed.
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ import numpy as np
 import torch
 
 from asr2emo.systems.heads import UtteranceHeadConfig
-from asr2emo.systems.run import SELECTIONS, SystemsConfig
+from asr2emo.systems.run import SELECTIONS, SystemsConfig, check_config
 from asr2emo.utils.config import (
     ConfArgumentParser,
     add_dataclass_args,
     dataclass_from_args,
+    str2bool,
     str_list,
 )
 from asr2emo.utils.errors import UserError
@@ -80,6 +82,20 @@ def get_parser() -> ConfArgumentParser:
         help="inner-cv: fusion weights and the choice from an inner leave-one-session-out over "
         "the training sessions; val-speaker: from the fold's validation speaker only",
     )
+    p.add_argument(
+        "--class-weights",
+        type=str_list,
+        default=d.class_weights,
+        help="class balances every head may take (none, balanced), chosen per fold and system "
+        "on the selection data; one value fixes it",
+    )
+    p.add_argument(
+        "--frame-mix",
+        type=str2bool,
+        default=d.frame_mix,
+        help="also the frame-level head on a mixture of every layer's frames (holds every "
+        "layer's frames in memory: about 19 GB for IEMOCAP at paper scale in float16)",
+    )
     p.add_argument("--num-threads", type=int, default=1, help="torch threads (CPU)")
     return p
 
@@ -115,26 +131,33 @@ def main(args: argparse.Namespace) -> int:
     from asr2emo.emotion.settings import read_emotion_conf
     from asr2emo.report.collect import layer_metrics
     from asr2emo.report.render import choose_layer
-    from asr2emo.systems.pooling import layer_statistics
+    from asr2emo.systems.pooling import layer_frames, layer_statistics
     from asr2emo.systems.report import write_report
-    from asr2emo.systems.run import run_fold, write_fold
+    from asr2emo.systems.run import SystemInputs, run_fold, write_fold
     from asr2emo.utils.markers import make_record, needs_run, write_marker
 
     setup_logging(args.exp_dir / "log" / "emotion_systems.log")
     torch.set_num_threads(max(1, args.num_threads))
+    emotion = read_emotion_conf(args.emotion_config)
+    frame_cfg, classes, frame_dtype = emotion.head, emotion.classes, emotion.frame_dtype
     cfg = SystemsConfig(
         head=dataclass_from_args(UtteranceHeadConfig, args, "head_"),
+        frame=frame_cfg,
         svm_c=args.svm_c,
         svm_gamma=args.svm_gamma,
         selection=args.selection,
+        class_weights=args.class_weights,
+        frame_mix=args.frame_mix,
     )
-    emotion = read_emotion_conf(args.emotion_config)
-    seed, classes = emotion.head.seed, emotion.classes
+    check_config(cfg)
+    seed = frame_cfg.seed
     stage8 = layer_metrics(args.emotion_dir) if args.emotion_dir.is_dir() else {}
     layer = choose_layer(stage8, args.emotion_dir, args.paper_layer)
     if layer is None:
         raise UserError(f"no stage-8 results under {args.emotion_dir}; run stage 8 first")
-    data = load_frames(args.bottleneck_dir / layer / "cuts.jsonl.gz", classes or None)
+    data = load_frames(
+        args.bottleneck_dir / layer / "cuts.jsonl.gz", classes or None, dtype=frame_dtype
+    )
     folds = make_folds(data.sessions, data.speakers, seed)
     checked = check_against_stage8(
         fold_test_ids(folds, data.ids),
@@ -167,10 +190,14 @@ def main(args: argparse.Namespace) -> int:
             f"{len(missing)} bottleneck utterances not in the manifests (e.g. {missing[0]})"
         )
     egemaps = egemaps_rows[[pos[u] for u in data.ids]]
+    mix_frames = layer_frames(args.layers_dir, layers, data, frame_dtype) if cfg.frame_mix else None
+    inputs = SystemInputs(
+        data, stats, egemaps, layers.index(layer) if layer in layers else None, mix_frames
+    )
     record = make_record(
         "emotion-systems",
         {**dataclasses.asdict(cfg), "seed": seed, "classes": data.classes,
-         "paper_layer": layer, "layers": layers},
+         "paper_layer": layer, "layers": layers, "frame_dtype": frame_dtype},
         {"stage8": args.emotion_dir / layer, "bottleneck": args.bottleneck_dir / layer,
          **{f"layer_{n}": args.layers_dir / n for n in layers},
          "egemaps": features_dir / "egemaps.npz"},
@@ -180,7 +207,7 @@ def main(args: argparse.Namespace) -> int:
         fold_dir = args.exp_dir / f"fold-{fold.fold}"
         if needs_run(fold_dir, record, f"systems fold {fold.fold}"):
             head = args.emotion_dir / layer / f"fold-{fold.fold}" / "head.pt"
-            write_fold(fold_dir, run_fold(fold, data, stats, egemaps, head, cfg, seed))
+            write_fold(fold_dir, run_fold(fold, inputs, head, cfg, seed))
             write_marker(fold_dir, record)
         results[fold.fold] = json.loads((fold_dir / "scores.json").read_text())
     reference = args.reference_dir or args.exp_dir.parent / "baselines"

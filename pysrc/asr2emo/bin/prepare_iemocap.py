@@ -1,4 +1,8 @@
-"""IEMOCAP corpus -> lhotse manifests (iemocap_{recordings,supervisions}_all.jsonl.gz)."""
+"""IEMOCAP corpus -> lhotse manifests (iemocap_{recordings,supervisions}_all.jsonl.gz).
+
+Also ``iemocap_protocols.json``: the label map in use and the utterance counts per session and
+class under both protocols (paper: hap dropped; merged: hap counted as exc), for the report.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ from pathlib import Path
 
 from asr2emo.data.iemocap import PAPER_CLASSES, log_report, prepare_iemocap
 from asr2emo.utils.config import ConfArgumentParser, str2bool, str_list
+from asr2emo.utils.io import write_json
 from asr2emo.utils.logging import setup_logging
 from asr2emo.utils.markers import make_record, needs_run, write_marker
 
 DONE = ".iemocap.done"
+PROTOCOLS = "iemocap_protocols.json"
 # protocol name -> is 'hap' merged into 'exc'
 LABEL_MAPS = {"paper": False, "merged": True}
 
@@ -64,6 +70,17 @@ def main(args) -> int:
         num_jobs=args.nj,
     )
     log_report(report, args.classes)
+    counts = {
+        name: {str(k): {} for k in sorted({s for s, _ in c})}
+        for name, c in report.protocols.items()
+    }
+    for name, c in report.protocols.items():
+        for (session, cls), n in sorted(c.items()):
+            counts[name][str(session)][cls] = n
+    write_json(
+        args.output_dir / PROTOCOLS,
+        {"in_use": args.label_map, "totals": report.protocol_totals(), "counts": counts},
+    )
     write_marker(args.output_dir, record, DONE)
     logging.info(f"Wrote {args.output_dir}/iemocap_{{recordings,supervisions}}_all.jsonl.gz")
     return 0

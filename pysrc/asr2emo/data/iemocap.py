@@ -13,7 +13,8 @@ The utterance id ``Ses0{n}{F|M}_{impro|script}..._{F|M}NNN`` names the session, 
 in its last part, the gender of the speaking actor; speaker = ``Ses0{n}{gender}``.
 The categorical label is the evaluators' majority (``xxx`` = no majority). The paper's 4-class
 set keeps ang/exc/neu/sad and drops the rest (4936 utterances); ``merge_hap_into_exc`` gives
-the other common set (hap+exc merged, 5531 utterances).
+the other common set (hap+exc merged, 5531 utterances). Whichever is prepared, the counts of
+both protocols are reported side by side (:func:`format_protocols`).
 
 Every problem is counted and logged with its place: malformed lines, unknown labels, listed
 utterances without a (readable) wav, wavs that no EmoEvaluation file lists.
@@ -86,6 +87,8 @@ class PrepareReport:
     dropped_labels: Counter = field(default_factory=Counter)
     skipped: Dict[str, List[str]] = field(default_factory=lambda: defaultdict(list))
     counts: Dict[Tuple[int, str], int] = field(default_factory=Counter)
+    # protocol (paper | merged) -> (session, class) -> usable utterances under that protocol
+    protocols: Dict[str, Dict[Tuple[int, str], int]] = field(default_factory=dict)
 
     def skip(self, reason: str, what: str) -> None:
         self.skipped[reason].append(what)
@@ -101,7 +104,13 @@ class PrepareReport:
             )
             lines.append(f"skipped {len(items)} ({reason}): {shown}")
         lines.extend(format_table1(self.counts, classes).splitlines())
+        if len(self.protocols) == 2:
+            lines.extend(format_protocols(self.protocols, classes).splitlines())
         return lines
+
+    def protocol_totals(self) -> Dict[str, int]:
+        """Usable utterances under each protocol (the real corpus: paper 4936, merged 5531)."""
+        return {name: sum(c.values()) for name, c in self.protocols.items()}
 
 
 def parse_utt_id(utt_id: str) -> Optional[Tuple[int, str, str, bool]]:
@@ -254,7 +263,10 @@ def prepare_iemocap(
     for utt in sorted(set(wav_of) - set(entries)):
         report.skip("wav not listed in any EmoEvaluation file", str(wav_of[utt]))
 
-    wanted: List[Tuple[EmoEvalEntry, str]] = []
+    # The other protocol's utterances (hap, when exc is a class) are checked the same way, so
+    # that both protocols' counts are of usable utterances; only this protocol's are kept.
+    protocols = {"paper": False, "merged": True} if "hap" not in classes else {"paper": False}
+    wanted: List[Tuple[EmoEvalEntry, Optional[str]]] = []
     for utt, e in sorted(entries.items()):
         if e.label not in IEMOCAP_LABELS:
             report.skip("unknown emotion label", f"'{e.label}' at {e.where}")
@@ -262,19 +274,29 @@ def prepare_iemocap(
         cls = map_label(e.label, classes, merge_hap_into_exc)
         if cls is None:
             report.dropped_labels[e.label] += 1
+        if not any(map_label(e.label, classes, m) for m in protocols.values()):
             continue
         if utt not in wav_of:
-            report.skip("listed utterance without wav", f"{utt} at {e.where}")
+            if cls is not None:
+                report.skip("listed utterance without wav", f"{utt} at {e.where}")
             continue
         wanted.append((e, cls))
 
     with ThreadPoolExecutor(max(1, num_jobs)) as ex:
         problems = list(ex.map(lambda ec: _probe_wav(wav_of[ec[0].utt_id], verify_audio), wanted))
+    report.protocols = {name: Counter() for name in protocols}
+    for (e, _), problem in zip(wanted, problems):
+        for name, merge in protocols.items():
+            other = map_label(e.label, classes, merge)
+            if problem is None and other is not None:
+                report.protocols[name][(e.session, other)] += 1
 
     recordings: List[Recording] = []
     supervisions: List[SupervisionSegment] = []
     for (e, cls), problem in zip(wanted, problems):
         wav = wav_of[e.utt_id]
+        if cls is None:
+            continue  # the other protocol's utterance: counted above
         if problem is not None:
             report.skip("bad audio", f"{wav}: {problem}")
             continue
@@ -353,6 +375,29 @@ def format_table1(counts: Dict[Tuple[int, str], int], classes: Sequence[str]) ->
         rows.append(f"{'Ses' + str(s):<8}" + "".join(f"{v:>6}" for v in row) + f"{sum(row):>7}")
     col = [sum(counts.get((s, c), 0) for s in sessions) for c in classes]
     rows.append(f"{'total':<8}" + "".join(f"{v:>6}" for v in col) + f"{sum(col):>7}")
+    return "\n".join(rows)
+
+
+def format_protocols(
+    protocols: Dict[str, Dict[Tuple[int, str], int]], classes: Sequence[str]
+) -> str:
+    """Both protocols side by side, laid out as Table 1: each cell ``paper/merged``."""
+    names = sorted(protocols, key=lambda n: n != "paper")
+    sessions = sorted({s for c in protocols.values() for s, _ in c})
+    columns = list(classes) + ["total"]
+
+    def n(name: str, session: Optional[int], cls: str) -> int:
+        """Utterances of ``cls`` (every class: "total") in ``session`` (every one: None)."""
+        return sum(v for (s, c), v in protocols[name].items()
+                   if session in (None, s) and cls in ("total", c))  # fmt: skip
+
+    width = max(len(c) for c in columns) + 6
+    rows = [f"protocols {'/'.join(names)}:", f"{'session':<8}" + "".join(
+        f"{c:>{width}}" for c in columns)]  # fmt: skip
+    for session in sessions + [None]:
+        cells = ["/".join(str(n(name, session, c)) for name in names) for c in columns]
+        label = "total" if session is None else f"Ses{session}"
+        rows.append(f"{label:<8}" + "".join(f"{v:>{width}}" for v in cells))
     return "\n".join(rows)
 
 

@@ -27,10 +27,12 @@ from asr2emo.utils.devices import add_device_args
 @dataclass
 class EmotionSettings:
     """What other verbs take from stage 8: the head and its training (``head.seed`` also seeds
-    the folds), and the classes in order (empty: the sorted labels found)."""
+    the folds), the classes in order (empty: the sorted labels found) and the in-memory type
+    of the bottleneck frames."""
 
     head: HeadConfig
     classes: List[str]
+    frame_dtype: str = "float32"
 
 
 def add_emotion_args(p: argparse.ArgumentParser) -> None:
@@ -87,4 +89,6 @@ def read_emotion_conf(conf: Optional[Union[str, Path]]) -> EmotionSettings:
     p = ConfArgumentParser()
     add_emotion_args(p)
     args = p.parse_args(["--config", str(conf)] if conf else [])
-    return EmotionSettings(head=head_config(args), classes=list(args.classes))
+    return EmotionSettings(
+        head=head_config(args), classes=list(args.classes), frame_dtype=args.frame_dtype
+    )

@@ -107,7 +107,7 @@ class EarlyStopping:
 
 @dataclass
 class TrainResult:
-    head: EmotionHead
+    head: torch.nn.Module
     history: Dict[str, list]
     best_epoch: int
 
@@ -124,7 +124,11 @@ def _class_weights(y: torch.Tensor, num_classes: int, mode: str) -> Optional[tor
 
 @torch.no_grad()
 def score(
-    head: EmotionHead, data: FrameData, utts: np.ndarray, device: str = "cpu", chunk: int = 16384
+    head: torch.nn.Module,
+    data: FrameData,
+    utts: np.ndarray,
+    device: str = "cpu",
+    chunk: int = 16384,
 ) -> Dict[str, torch.Tensor]:
     """Utterance decisions (every aggregation) and posteriors for the utterances ``utts``."""
     head.eval()
@@ -138,7 +142,7 @@ def score(
     return aggregate(log_probs, utt_index, len(utts))
 
 
-def _val_ua(head: EmotionHead, data: FrameData, utts: np.ndarray, device: str) -> float:
+def _val_ua(head: torch.nn.Module, data: FrameData, utts: np.ndarray, device: str) -> float:
     pred = score(head, data, utts, device)["sum_softmax"].numpy()
     return summarize(data.labels[utts], pred, data.classes)["ua"]
 
@@ -151,12 +155,15 @@ def train_head(
     device: str = "cpu",
     num_epochs: Optional[int] = None,
     seed_offset: int = 0,
+    head: Optional[torch.nn.Module] = None,
 ) -> TrainResult:
     """Train a head on the frames of ``train_utts``.
 
     With ``val_utts``: up to ``cfg.max_epochs`` epochs, early stopping after ``cfg.patience``
     epochs without a better validation UA, the best epoch's weights are returned. Without:
-    exactly ``num_epochs`` epochs (the deployable head trained on all data).
+    exactly ``num_epochs`` epochs (the deployable head trained on all data). ``head``: another
+    frame-level module (``data.feats`` rows in, log-probabilities out) with its standardizer
+    already fitted; default a new :class:`EmotionHead` of ``cfg``.
     """
     seed = cfg.seed * 7919 + seed_offset
     torch.manual_seed(seed)
@@ -170,8 +177,9 @@ def train_head(
     y_all = torch.from_numpy(np.repeat(data.labels[train_utts], data.num_frames()[train_utts]))
     y_all = y_all.to(device)
     num_classes = len(data.classes)
-    head = EmotionHead(data.dim, num_classes, cfg.hidden_dims, cfg.dropout)
-    head.standardizer.fit(data.feats, rows)
+    if head is None:
+        head = EmotionHead(data.dim, num_classes, cfg.hidden_dims, cfg.dropout)
+        head.standardizer.fit(data.feats, rows)
     head.to(device)
     weights = _class_weights(y_all.cpu(), num_classes, cfg.class_weight)
     loss_fn = torch.nn.NLLLoss(weight=None if weights is None else weights.to(device))

@@ -58,15 +58,24 @@ def choose_layer(layers: Dict[str, Dict], emotion_dir: Path, requested: str = ""
 
 
 def label_map_line(manifest_dir: Path) -> str:
-    """Which IEMOCAP protocol stage 0 prepared (its marker's record), in one sentence."""
+    """Which IEMOCAP protocol stage 0 prepared (its marker's record), in one sentence, with
+    this corpus's utterance counts under both protocols when stage 0 wrote them."""
     marker = Path(manifest_dir) / ".iemocap.done"
     try:
         merged = json.loads(marker.read_text())["config"]["merge_hap_into_exc"]
     except (OSError, ValueError, KeyError):
         return "Label map: unknown (no stage-0 marker)."
     if merged:
-        return "Label map: merged (hap counted as exc; the 5531-utterance SUPERB/EmoBox protocol)."
-    return "Label map: paper (ang/exc/neu/sad, hap dropped; the paper's 4936 utterances)."
+        line = "Label map: merged (hap counted as exc; the 5531-utterance SUPERB/EmoBox protocol)."
+    else:
+        line = "Label map: paper (ang/exc/neu/sad, hap dropped; the paper's 4936 utterances)."
+    try:
+        totals = json.loads((Path(manifest_dir) / "iemocap_protocols.json").read_text())["totals"]
+    except (OSError, ValueError, KeyError):
+        return line
+    order = sorted(totals, key=lambda name: name != "paper")
+    both = ", ".join(f"{totals[name]} under {name}" for name in order)
+    return f"{line} This corpus: {both} utterances."
 
 
 def _table1_md(ours: Optional[Dict], is_iemocap: bool, classes: List[str]) -> List[str]:

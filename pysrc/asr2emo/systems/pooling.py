@@ -4,11 +4,13 @@
 Deep Speaker Embedding": a small MLP scores every frame, the softmax of the scores over the
 utterance's valid frames weights the mean and the standard deviation, which are concatenated.
 :func:`layer_statistics` gives every utterance's plain (unweighted) mean and standard deviation
-per layer, the input of the layer-mixing head.
+per layer, the input of the layer-mixing head; :func:`layer_frames` every layer's frames side by
+side, the input of the frame-level layer mixture.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Dict, List, Sequence
 
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from asr2emo.emotion.data import ARRAY_KEY, open_cuts
+from asr2emo.emotion.data import ARRAY_KEY, FrameData, load_frames, open_cuts
 from asr2emo.utils.errors import UserError
 
 
@@ -72,3 +74,34 @@ def layer_statistics(
             )
         out[layer] = np.stack(stats)
     return out
+
+
+def layer_frames(
+    bottleneck_dir: Path, layers: Sequence[str], data: FrameData, dtype: str = "float32"
+) -> FrameData:
+    """``data`` with ``feats`` ``(N, L, D)``: the frames of every layer in ``layers`` (from
+    ``<bottleneck_dir>/<layer>/cuts.jsonl.gz``), row for row aligned with ``data``'s frames.
+
+    Filled layer by layer into one allocation (``dtype``; float16 halves it: at paper scale
+    13 layers of IEMOCAP are about 19 GB in float16). A layer whose utterances or frame counts
+    differ from ``data``'s is a UserError.
+    """
+    feats = None
+    for j, layer in enumerate(layers):
+        path = Path(bottleneck_dir) / layer / "cuts.jsonl.gz"
+        one = load_frames(
+            open_cuts(path, f"{layer} bottleneck cuts", " (run the layer sweep's extraction)"),
+            data.classes,
+            dtype=dtype,
+        )
+        if one.ids != data.ids or not np.array_equal(one.offsets, data.offsets):
+            raise UserError(
+                f"{path}: utterances or frame counts differ from the paper layer's; extract "
+                "every layer from the same cuts and model"
+            )
+        if feats is None:
+            feats = torch.empty((len(one.feats), len(layers), one.dim), dtype=one.feats.dtype)
+        elif one.dim != feats.shape[2]:
+            raise UserError(f"layers {list(layers)} have different dimensions: mix only equals")
+        feats[:, j] = one.feats
+    return dataclasses.replace(data, feats=feats)

@@ -11,7 +11,7 @@ import numpy as np
 from asr2emo.baselines.classical import metrics_from_records, write_system
 from asr2emo.baselines.compare import compare, comparison_markdown, mean_std, paired_differences
 from asr2emo.emotion.data import FrameData
-from asr2emo.systems.run import CANDIDATES, TITLES, plot_layer_weights, prediction_records
+from asr2emo.systems.run import ROWS, TITLES, plot_layer_weights, prediction_records
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path, write_json
 
@@ -37,7 +37,9 @@ def write_report(
     comparison."""
     exp_dir = Path(exp_dir)
     metrics: Dict[str, Dict] = {}
-    for system in CANDIDATES + ("selected",):
+    first = results[min(results)]
+    systems = [n for n in ROWS if n in first]
+    for system in systems:
         folds = {k: prediction_records(data, r, system) for k, r in sorted(results.items())}
         metrics[system] = metrics_from_records(system, folds, data.classes)
         write_system(exp_dir / system, folds, metrics[system], record)
@@ -59,15 +61,29 @@ def write_report(
     weights = {k: r["layer_mix"]["info"]["layer_weights"] for k, r in sorted(results.items())}
     comp["layers"] = layers
     comp["layer_weights"] = {str(k): w for k, w in weights.items()}
+    if "frame_mix" in first:
+        comp["frame_layer_weights"] = {
+            str(k): r["frame_mix"]["info"]["layer_weights"] for k, r in sorted(results.items())
+        }
     comp["chosen"] = {str(k): r["selected"]["info"]["chosen"] for k, r in sorted(results.items())}
+    comp["class_weights"] = {
+        str(k): r["selected"]["info"]["class_weights"] for k, r in sorted(results.items())
+    }
     comp["fusion_weights"] = {
-        str(k): {n: r[n]["info"]["weight"] for n in CANDIDATES if "+" in n}
+        str(k): {n: r[n]["info"]["weight"] for n in systems if "+" in n}
         for k, r in sorted(results.items())
     }
     titles = {k: v.format(layer=layer, n=len(layers)) for k, v in TITLES.items()}
     titles[REFERENCE] = "eGeMAPS v02 + SVM (baselines: training + validation speakers)"
     write_json(exp_dir / "comparison.json", {**comp, "titles": titles})
-    write_json(exp_dir / "layer_weights.json", {"layers": layers, "weights": comp["layer_weights"]})
+    write_json(
+        exp_dir / "layer_weights.json",
+        {
+            "layers": layers,
+            "weights": comp["layer_weights"],
+            "frame_weights": comp.get("frame_layer_weights"),
+        },
+    )
     plot_layer_weights(exp_dir / "layer_weights.png", layers, weights)
     with atomic_path(exp_dir / "comparison.md") as tmp:
         tmp.write_text(markdown(comp, titles, results, layers))
@@ -92,12 +108,17 @@ def markdown(comp: Dict, titles: Dict[str, str], results: Dict[int, Dict], layer
             f"{n.split('+')[0]} {w:.1f}" for n, w in comp["fusion_weights"][str(k)].items()
         )
         lines.append(f"| {k} | {info['chosen']} | {info['val_uas'][info['chosen']]:.3f} | {fw} |")
-    lines += ["", "Learned layer weights (layer mixing), per fold:", ""]
-    lines += ["| fold | " + " | ".join(layers) + " |", "|---" * (len(layers) + 1) + "|"]
-    for k, w in comp["layer_weights"].items():
-        lines.append(f"| {k} | " + " | ".join(f"{x:.3f}" for x in w) + " |")
-    mean = np.mean([w for w in comp["layer_weights"].values()], axis=0)
-    lines += ["| mean | " + " | ".join(f"{x:.3f}" for x in mean) + " |", ""]
+    balanced = sorted({n for cw in comp["class_weights"].values() for n in cw})
+    lines += ["", "Class weights chosen per fold and system (on the selection data):", ""]
+    lines += ["| fold | " + " | ".join(balanced) + " |", "|---" * (len(balanced) + 1) + "|"]
+    for k, cw in comp["class_weights"].items():
+        lines.append(f"| {k} | " + " | ".join(cw.get(n, "–") for n in balanced) + " |")
+    for key, what in (("layer_weights", "layer mixing of utterance statistics"),
+                      ("frame_layer_weights", "frame-level layer mixture")):  # fmt: skip
+        if key in comp:
+            lines += ["", f"Learned layer weights ({what}), per fold:", ""]
+            lines += _weights_table(comp[key], layers)
+    lines.append("")
     lines.append(
         "All choices (early stopping, fusion weights, the chosen system) are made on speakers of "
         "the training sessions (selection: "
@@ -109,3 +130,11 @@ def markdown(comp: Dict, titles: Dict[str, str], results: Dict[int, Dict], layer
         + "); no test label is read before."
     )
     return "\n".join(lines) + "\n"
+
+
+def _weights_table(per_fold: Dict[str, List[float]], layers: List[str]) -> List[str]:
+    lines = ["| fold | " + " | ".join(layers) + " |", "|---" * (len(layers) + 1) + "|"]
+    for k, w in per_fold.items():
+        lines.append(f"| {k} | " + " | ".join(f"{x:.3f}" for x in w) + " |")
+    mean = np.mean(list(per_fold.values()), axis=0)
+    return lines + ["| mean | " + " | ".join(f"{x:.3f}" for x in mean) + " |"]

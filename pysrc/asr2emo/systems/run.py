@@ -1,23 +1,31 @@
-"""All emotion systems on stage 8's folds, and the one chosen on validation speakers.
+"""All emotion systems on stage 8's folds, and the one chosen on training-session speakers.
 
 Per fold (stage 8's test session and validation speaker, checked against its outputs):
 
-- ``paper``: stage 8's frame-level head on its layer (its ``head.pt``), summed softmax;
-- ``asp``: attentive-statistics-pooling head on the same layer's frames;
+- ``paper``: stage 8's frame-level head on its layer (its ``head.pt``), summed softmax; the
+  reference row, as stage 8 left it;
+- ``frame``: the same frame-level head as a candidate: stage 8's ``train_head`` with stage 8's
+  settings (``emotion.conf``) on every split the choice needs (on the fold's own split, at
+  stage 8's class weight, it is stage 8's ``head.pt``);
+- ``frame_mix``: that head on a learned softmax mixture of every layer's frames, frame by frame;
+- ``asp``: attentive-statistics-pooling head on the paper layer's frames;
 - ``layer_mix``: learned softmax mixture of every layer's utterance statistics + MLP;
 - ``egemaps``: eGeMAPS v02 functionals + SVM (rbf, Platt posteriors) on the training speakers;
-- ``<x>+egemaps``: score-level fusion of each of the above with ``egemaps`` (weight on the
-  validation speaker);
+- ``early``: early fusion, the same SVM on [the layer mixture's pooled statistics ; eGeMAPS];
+  ``early_layer``: on [the paper layer's utterance mean/std ; eGeMAPS] (:func:`block_features`);
+- ``<x>+egemaps``: score-level fusion of each head with ``egemaps``;
 - ``selected``: per fold, the candidate with the best UA on held-out training-session data
-  (ties: the earlier one, simplest first).
+  (ties: the earlier one, the paper's head first).
 
-``selection="inner-cv"`` (the default) scores the candidates by an inner leave-one-session-out
+Every trained system has a class balance, one of ``class_weights`` (``none``; ``balanced``:
+inverse-frequency class weights in the loss, or in the SVM), chosen per fold and per system on
+the same held-out data as the fusion weights and the choice.
+
+``selection="inner-cv"`` (the default) makes these choices from an inner leave-one-session-out
 over the fold's training sessions (each inner fold with its own validation speaker for early
 stopping): every training-session utterance is predicted by models that did not see its
-session, so the fusion weights and the choice rest on all training speakers rather than on one.
-The paper's frame head is not retrained per inner fold (20 frame-level trainings per fold), so
-in this mode the candidates are :data:`INNER_CANDIDATES`. ``selection="val-speaker"`` uses the
-fold's one validation speaker for the weights and the choice among all :data:`CANDIDATES`.
+session, so the choices rest on all training speakers rather than on one.
+``selection="val-speaker"`` uses the fold's one validation speaker.
 
 Nothing here reads a test label before the fold's decisions are made.
 """
@@ -26,9 +34,10 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -38,9 +47,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from asr2emo.emotion.data import FrameData
-from asr2emo.emotion.folds import Fold
+from asr2emo.emotion.folds import Fold, make_folds
 from asr2emo.emotion.head import load_head
-from asr2emo.emotion.train import score
+from asr2emo.emotion.train import HeadConfig, score, train_head
 from asr2emo.systems.fusion import Scores, fit_weight, fuse, ua_of
 from asr2emo.systems.heads import (
     UtteranceHeadConfig,
@@ -48,48 +57,104 @@ from asr2emo.systems.heads import (
     posteriors,
     stats_forward,
     train_asp,
+    train_frame_mix,
     train_layer_mix,
 )
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 
-BASE = ("paper", "asp", "layer_mix", "egemaps")
-FUSED = tuple(f"{s}+egemaps" for s in ("paper", "asp", "layer_mix"))
+BASE = ("frame", "frame_mix", "asp", "layer_mix", "egemaps", "early", "early_layer")
+FUSED = tuple(f"{s}+egemaps" for s in ("frame", "frame_mix", "asp", "layer_mix"))
 CANDIDATES = BASE + FUSED
-INNER_CANDIDATES = ("asp", "layer_mix", "egemaps", "asp+egemaps", "layer_mix+egemaps")
+ROWS = ("paper",) + CANDIDATES + ("selected",)
 SELECTIONS = ("inner-cv", "val-speaker")
+CLASS_WEIGHTS = ("none", "balanced")
 TITLES = {
-    "paper": "paper: frame-level head, summed softmax ({layer})",
+    "paper": "paper: frame-level head, summed softmax ({layer}), stage 8's",
+    "frame": "frame-level head ({layer}), class balance chosen",
+    "frame_mix": "frame-level head on a layer mixture ({n} layers, per frame)",
     "asp": "attentive statistics pooling head ({layer})",
     "layer_mix": "layer mixing ({n} layers, utterance mean/std) + MLP",
     "egemaps": "eGeMAPS v02 + SVM, training speakers only (fusion input)",
-    "paper+egemaps": "fusion: paper + eGeMAPS",
+    "early": "early fusion: layer-mixed statistics + eGeMAPS -> SVM",
+    "early_layer": "early fusion: {layer} mean/std + eGeMAPS -> SVM",
+    "frame+egemaps": "fusion: frame-level head + eGeMAPS",
+    "frame_mix+egemaps": "fusion: frame-level layer mixture + eGeMAPS",
     "asp+egemaps": "fusion: attentive pooling + eGeMAPS",
     "layer_mix+egemaps": "fusion: layer mixing + eGeMAPS",
     "selected": "**chosen per fold on training-session speakers**",
 }
+Predict = Callable[[np.ndarray], np.ndarray]
 
 
 @dataclass
 class SystemsConfig:
-    """Settings of every system (``conf/systems.conf``)."""
+    """Settings of every system (``conf/systems.conf``; ``frame``: stage 8's ``emotion.conf``)."""
 
     head: UtteranceHeadConfig = field(default_factory=UtteranceHeadConfig)
+    frame: HeadConfig = field(default_factory=HeadConfig)
     svm_c: float = 1.0
     svm_gamma: str = "scale"
     selection: str = "inner-cv"
+    class_weights: List[str] = field(default_factory=lambda: list(CLASS_WEIGHTS))
+    frame_mix: bool = True
 
 
-def egemaps_model(cfg: SystemsConfig, seed: int) -> Pipeline:
-    """StandardScaler + rbf SVM with sigmoid-calibrated posteriors (Platt; 3-fold stratified
+@dataclass
+class SystemInputs:
+    """What the systems read, utterance for utterance in the order of ``data``."""
+
+    data: FrameData  # the paper layer's frames
+    stats: torch.Tensor  # (U, L, 2 D) every mixed layer's utterance mean/std
+    egemaps: np.ndarray  # (U, F) eGeMAPS functionals
+    paper_index: Optional[int] = None  # the paper layer's place among the mixed layers
+    mix_frames: Optional[FrameData] = None  # (N, L, D) frames of every mixed layer
+
+    def candidates(self) -> Tuple[str, ...]:
+        """:data:`CANDIDATES` less those whose input is absent."""
+        off = set() if self.mix_frames is not None else {"frame_mix", "frame_mix+egemaps"}
+        off |= set() if self.paper_index is not None else {"early_layer"}
+        return tuple(n for n in CANDIDATES if n not in off)
+
+
+def check_config(cfg: SystemsConfig) -> None:
+    """One UserError line for a selection or class-weight setting outside the known ones."""
+    if cfg.selection not in SELECTIONS:
+        raise UserError(f"--selection must be one of {', '.join(SELECTIONS)}, got {cfg.selection}")
+    bad = [c for c in cfg.class_weights if c not in CLASS_WEIGHTS]
+    if bad or not cfg.class_weights or len(set(cfg.class_weights)) != len(cfg.class_weights):
+        raise UserError(
+            f"--class-weights must list some of {', '.join(CLASS_WEIGHTS)} once each, got "
+            f"'{','.join(cfg.class_weights)}'"
+        )
+
+
+def egemaps_model(
+    cfg: SystemsConfig, seed: int, class_weight: str = "none", scale: bool = True
+) -> Pipeline:
+    """[StandardScaler +] rbf SVM with sigmoid-calibrated posteriors (Platt; 3-fold stratified
     calibration, no shuffling, then one SVM on all training utterances)."""
     try:
         gamma: object = float(cfg.svm_gamma)
     except ValueError:
         gamma = cfg.svm_gamma
-    svm = SVC(kernel="rbf", C=cfg.svm_c, gamma=gamma, random_state=seed)
+    cw = None if class_weight == "none" else class_weight
+    svm = SVC(kernel="rbf", C=cfg.svm_c, gamma=gamma, class_weight=cw, random_state=seed)
     calibrated = CalibratedClassifierCV(svm, method="sigmoid", cv=3, ensemble=False)
-    return Pipeline([("scaler", StandardScaler()), ("clf", calibrated)])
+    steps = [("scaler", StandardScaler())] if scale else []
+    return Pipeline(steps + [("clf", calibrated)])
+
+
+def block_features(blocks: Sequence[np.ndarray], train: np.ndarray) -> np.ndarray:
+    """The blocks side by side, each standardized on the ``train`` rows and divided by the
+    square root of its width: every block has unit total variance on the training utterances,
+    so 512 bottleneck statistics do not drown 88 eGeMAPS functionals in the rbf distance."""
+    out = []
+    for x in blocks:
+        x = np.asarray(x, dtype=np.float64)
+        mean, std = x[train].mean(axis=0), np.maximum(x[train].std(axis=0), 1e-5)
+        out.append((x - mean) / std / np.sqrt(x.shape[1]))
+    return np.concatenate(out, axis=1)
 
 
 def _full_posteriors(pipe: Pipeline, x: np.ndarray, num_classes: int) -> np.ndarray:
@@ -99,32 +164,71 @@ def _full_posteriors(pipe: Pipeline, x: np.ndarray, num_classes: int) -> np.ndar
     return out
 
 
+def _frame_posteriors(head: torch.nn.Module, frames: FrameData, utts: np.ndarray) -> np.ndarray:
+    return score(head, frames, np.asarray(utts))["posteriors"].numpy()
+
+
 def _scores(data: FrameData, utts: np.ndarray, post: np.ndarray) -> Scores:
     return Scores([data.ids[u] for u in utts.tolist()], np.asarray(post, dtype=np.float64))
 
 
-def _fit_systems(
-    data: FrameData,
-    stats: torch.Tensor,
-    egemaps: np.ndarray,
+def fit_split(
+    inp: SystemInputs,
     train: np.ndarray,
     val: np.ndarray,
     cfg: SystemsConfig,
     seed: int,
     fold: int,
-):
-    """The three trained systems of one split: ``{name: (predict(utts) -> posteriors, info)}``."""
-    num_classes = len(data.classes)
-    asp, asp_hist = train_asp(data, train, val, cfg.head, fold)
-    mix, mix_hist = train_layer_mix(stats, data.labels, data.classes, train, val, cfg.head, fold)
-    mix_hist["layer_weights"] = mix.layer_weights().tolist()
-    svm = egemaps_model(cfg, seed).fit(egemaps[train], data.labels[train])
-    a_fwd, m_fwd = asp_forward(data), stats_forward(stats)
-    return {
-        "asp": (lambda u: posteriors(asp, a_fwd, u), asp_hist),
-        "layer_mix": (lambda u: posteriors(mix, m_fwd, u), mix_hist),
-        "egemaps": (lambda u: _full_posteriors(svm, egemaps[u], num_classes), {}),
-    }
+    class_weight: Mapping[str, str],
+    stage8: Optional[Predict] = None,
+) -> Dict[str, Tuple[Predict, Dict]]:
+    """The systems named in ``class_weight`` ({system: its class weight}) trained on one split:
+    ``{system: (posteriors of utterance indices, info)}``. ``stage8``: stage 8's head of this
+    very split, used as ``frame`` at stage 8's class weight instead of retraining it."""
+    data, num_classes, out = inp.data, len(inp.data.classes), {}
+    mixes: Dict[str, Tuple] = {}
+
+    def mix(cw: str):
+        if cw not in mixes:
+            mixes[cw] = train_layer_mix(inp.stats, data.labels, data.classes, train, val,
+                                        cfg.head, fold, class_weight=cw)  # fmt: skip
+        return mixes[cw]
+
+    def svm(x: np.ndarray, cw: str, scale: bool = True) -> Predict:
+        model = egemaps_model(cfg, seed, cw, scale).fit(x[train], data.labels[train])
+        return lambda u: _full_posteriors(model, x[u], num_classes)
+
+    for name, cw in class_weight.items():
+        frame_cfg = replace(cfg.frame, class_weight=cw)
+        if name == "frame" and stage8 is not None and cw == cfg.frame.class_weight:
+            out[name] = (stage8, {"stage8_head": True})
+        elif name == "frame":
+            res = train_head(data, train, val, frame_cfg, seed_offset=fold)
+            out[name] = (partial(_frame_posteriors, res.head, data), {"best_epoch": res.best_epoch})
+        elif name == "frame_mix":
+            head, hist = train_frame_mix(inp.mix_frames, train, val, frame_cfg, fold)
+            info = {k: hist[k] for k in ("best_epoch", "layer_weights")}
+            out[name] = (partial(_frame_posteriors, head, inp.mix_frames), info)
+        elif name == "asp":
+            model, hist = train_asp(data, train, val, cfg.head, fold, class_weight=cw)
+            out[name] = (partial(posteriors, model, asp_forward(data)), hist)
+        elif name == "layer_mix":
+            model, hist = mix(cw)
+            hist = {**hist, "layer_weights": model.layer_weights().tolist()}
+            out[name] = (partial(posteriors, model, stats_forward(inp.stats)), hist)
+        elif name == "egemaps":
+            out[name] = (svm(inp.egemaps, cw), {})
+        elif name in ("early", "early_layer"):
+            if name == "early":
+                model = mix(cw)[0].eval()
+                with torch.no_grad():
+                    block = model.pooled(inp.stats).numpy()
+            else:
+                block = inp.stats[:, inp.paper_index].numpy()
+            out[name] = (svm(block_features([block, inp.egemaps], train), cw, scale=False), {})
+        else:
+            raise ValueError(f"unknown system {name}")
+    return out
 
 
 def training_pool(fold: Fold) -> np.ndarray:
@@ -134,37 +238,39 @@ def training_pool(fold: Fold) -> np.ndarray:
 
 
 def inner_cv_scores(
-    fold: Fold, data: FrameData, stats: torch.Tensor, egemaps: np.ndarray, cfg, seed: int
-) -> Dict[str, Scores]:
-    """Posteriors of every training-session utterance of ``fold`` from the systems trained in
-    an inner leave-one-session-out over those sessions (never the fold's test session)."""
-    from asr2emo.emotion.folds import make_folds
-
+    fold: Fold, inp: SystemInputs, cfg: SystemsConfig, seed: int, systems: Sequence[str]
+) -> Dict[Tuple[str, str], Scores]:
+    """``{(system, class weight): posteriors of every training-session utterance of fold}``
+    from the systems trained in an inner leave-one-session-out over those sessions (never the
+    fold's test session)."""
+    data = inp.data
     pool = training_pool(fold)
     inner = make_folds(data.sessions[pool], [data.speakers[u] for u in pool], seed)
-    post: Dict[str, np.ndarray] = {n: np.zeros((len(pool), len(data.classes))) for n in BASE[1:]}
+    post = {(n, cw): np.zeros((len(pool), len(data.classes)))
+            for n in systems for cw in cfg.class_weights}  # fmt: skip
     for f in inner:
-        systems = _fit_systems(
-            data, stats, egemaps, pool[f.train], pool[f.val], cfg, seed, 100 * fold.fold + f.fold
-        )
-        for name, (predict, _) in systems.items():
-            post[name][f.test] = predict(pool[f.test])
-    return {n: _scores(data, pool, p) for n, p in post.items()}
+        for cw in cfg.class_weights:
+            fitted = fit_split(
+                inp, pool[f.train], pool[f.val], cfg, seed, 100 * fold.fold + f.fold,
+                dict.fromkeys(systems, cw),
+            )  # fmt: skip
+            for name, (predict, _) in fitted.items():
+                post[(name, cw)][f.test] = predict(pool[f.test])
+    return {k: _scores(data, pool, p) for k, p in post.items()}
 
 
 def run_fold(
-    fold: Fold,
-    data: FrameData,
-    stats: torch.Tensor,
-    egemaps: np.ndarray,
-    paper_head: Path,
-    cfg: SystemsConfig,
-    seed: int,
+    fold: Fold, inp: SystemInputs, paper_head: Path, cfg: SystemsConfig, seed: int
 ) -> Dict[str, Dict]:
     """``{system: {"val": Scores, "test": Scores, "info": {...}}}`` of one fold."""
-    out: Dict[str, Dict] = {}
+    check_config(cfg)
+    data = inp.data
     classes, labels = data.classes, data.labels
+    names = inp.candidates()
+    base = [n for n in names if "+" not in n]
+    out: Dict[str, Dict] = {}
     val_labels = labels[fold.val]
+    test_ids = [data.ids[u] for u in fold.test]
 
     def add(name: str, val_post, test_post, info: Optional[Dict] = None) -> None:
         val = _scores(data, fold.val, val_post)
@@ -177,51 +283,64 @@ def run_fold(
     head, head_classes = load_head(paper_head)
     if head_classes != list(classes):
         raise UserError(f"{paper_head}: classes {head_classes}, the bottleneck gives {classes}")
-    add(
-        "paper",
-        score(head, data, fold.val)["posteriors"].numpy(),
-        score(head, data, fold.test)["posteriors"].numpy(),
-    )
-    systems = _fit_systems(data, stats, egemaps, fold.train, fold.val, cfg, seed, fold.fold)
-    for name, (predict, info) in systems.items():
-        add(name, predict(fold.val), predict(fold.test), info)
-    test_ids = out["egemaps"]["test"].ids
+    stage8 = partial(_frame_posteriors, head, data)
+    add("paper", stage8(fold.val), stage8(fold.test))
+
+    # Selection data: every (system, class weight) scored on held-out training-session speakers.
     if cfg.selection == "inner-cv":
-        inner = inner_cv_scores(fold, data, stats, egemaps, cfg, seed)
-        inner_labels = labels[training_pool(fold)]
-    elif cfg.selection != "val-speaker":
-        raise UserError(f"--selection must be one of {', '.join(SELECTIONS)}, got {cfg.selection}")
-    for name in FUSED:
+        sel = inner_cv_scores(fold, inp, cfg, seed, base)
+        sel_labels = labels[training_pool(fold)]
+    else:
+        fits, sel = {}, {}
+        for cw in cfg.class_weights:
+            fits[cw] = fit_split(
+                inp, fold.train, fold.val, cfg, seed, fold.fold, dict.fromkeys(base, cw), stage8
+            )
+            for n in base:
+                sel[(n, cw)] = _scores(data, fold.val, fits[cw][n][0](fold.val))
+        sel_labels = val_labels
+    leak = {u for s in sel.values() for u in s.ids} & set(test_ids)
+    if leak:
+        raise UserError(f"fold {fold.fold}: selection data holds test utterance {min(leak)}")
+    sel_ua = {k: ua_of(s, sel_labels, classes) for k, s in sel.items()}
+    order = list(cfg.class_weights)
+    balance = {n: max(order, key=lambda cw: (sel_ua[(n, cw)], -order.index(cw))) for n in base}
+
+    if cfg.selection == "inner-cv":
+        systems = fit_split(inp, fold.train, fold.val, cfg, seed, fold.fold, balance, stage8)
+    else:
+        systems = {n: fits[balance[n]][n] for n in base}
+    for n in base:
+        predict, info = systems[n]
+        uas = {cw: sel_ua[(n, cw)] for cw in order}
+        add(n, predict(fold.val), predict(fold.test),
+            {**info, "class_weight": balance[n], "class_weight_uas": uas})  # fmt: skip
+
+    chosen_sel = {n: sel[(n, balance[n])] for n in base}
+    for name in (n for n in names if "+" in n):
         a = name.split("+")[0]
-        if cfg.selection == "inner-cv" and a in inner:
-            w = fit_weight(inner[a], inner["egemaps"], inner_labels, classes, test_ids)
-        else:
-            w = fit_weight(out[a]["val"], out["egemaps"]["val"], val_labels, classes, test_ids)
+        w = fit_weight(chosen_sel[a], chosen_sel["egemaps"], sel_labels, classes, test_ids)
+        chosen_sel[name] = fuse(chosen_sel[a], chosen_sel["egemaps"], w)
         out[name] = {
             "val": fuse(out[a]["val"], out["egemaps"]["val"], w),
             "test": fuse(out[a]["test"], out["egemaps"]["test"], w),
             "info": {"weight": w},
         }
         out[name]["info"]["val_ua"] = ua_of(out[name]["val"], val_labels, classes)
-    if cfg.selection == "inner-cv":
-        names = INNER_CANDIDATES
-        fused = {n: fuse(inner[n.split("+")[0]], inner["egemaps"], out[n]["info"]["weight"])
-                 for n in names if "+" in n}  # fmt: skip
-        uas = {n: ua_of(fused.get(n, inner.get(n)), inner_labels, classes) for n in names}
-    else:
-        names = CANDIDATES
-        uas = {n: out[n]["info"]["val_ua"] for n in names}
+    uas = {n: ua_of(chosen_sel[n], sel_labels, classes) for n in names}
     chosen = max(names, key=lambda n: (uas[n], -names.index(n)))
     out["selected"] = {
         **out[chosen],
-        "info": {"chosen": chosen, "val_uas": uas, "selection": cfg.selection},
-    }
+        "info": {"chosen": chosen, "val_uas": uas, "selection": cfg.selection,
+                 "class_weights": balance},
+    }  # fmt: skip
     logging.info(
-        "fold %d: %s UA %s -> %s",
+        "fold %d: %s UA %s -> %s (class weights: %s)",
         fold.fold,
         cfg.selection,
         " ".join(f"{n} {u:.3f}" for n, u in uas.items()),
         chosen,
+        " ".join(f"{n} {cw}" for n, cw in balance.items()),
     )
     return out
 
