@@ -14,12 +14,13 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_paper_conf_gives_the_values_written_in_it() -> None:
-    # conf/emotion.conf, read by eye: a 1024-unit hidden layer, Adam 1e-3, 512-frame batches.
+    # conf/emotion.conf, read by eye: a 1024-unit hidden layer, Adam 1e-3, 512-frame batches,
+    # frames held as float16.
     expected = HeadConfig(
         hidden_dims=[1024], dropout=0.2, lr=0.001, weight_decay=0.0, batch_size=512,
         max_epochs=20, patience=4, frames_per_epoch=0, class_weight="none", seed=1,
     )  # fmt: skip
-    assert read_emotion_conf(REPO / "conf" / "emotion.conf") == EmotionSettings(expected, [])
+    assert read_emotion_conf(REPO / "conf" / "emotion.conf") == EmotionSettings(expected, [], "float16")
 
 
 def test_no_conf_gives_the_dataclass_defaults() -> None:
@@ -41,9 +42,10 @@ def test_same_as_stage_8_for_every_key(tmp_path: Path) -> None:
         hidden_dims=[16, 8], dropout=0.1, lr=0.02, weight_decay=0.5, batch_size=7,
         max_epochs=3, patience=0, frames_per_epoch=99, class_weight="balanced", seed=11,
     )  # fmt: skip
-    assert got.classes == ["sad", "ang"]
+    assert got.classes == ["sad", "ang"] and got.frame_dtype == "float16"
     stage8 = train_emotion.get_parser().parse_args(["--config", str(conf), "bn", "emo"])
     assert head_config(stage8) == got.head and stage8.classes == got.classes
+    assert stage8.frame_dtype == got.frame_dtype
 
 
 def test_unknown_key_is_stage_8s_error(tmp_path: Path, capsys) -> None:
