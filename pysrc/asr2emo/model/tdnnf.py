@@ -31,6 +31,7 @@ from asr2emo.model.layers import (
     PrefinalLayer,
     TdnnfLayer,
     TdnnLayer,
+    output_lens,
     parse_schedule,
     schedule_value,
 )
@@ -254,16 +255,29 @@ class TdnnfModel(nn.Module):
         iv = iv[:, -c.splice[0] : -c.splice[0] + W]
         return torch.cat(spliced + [iv], dim=2).transpose(1, 2)
 
-    def run_layers(self, x: torch.Tensor, upto: str = "output") -> torch.Tensor:
-        """Run the padded input up to and including layer ``upto``; ``(N, C, T_out)``."""
-        return self.run_layers_multi(x, [upto])[upto]
+    def input_lens(self, out_lens: torch.Tensor) -> torch.Tensor:
+        """Valid frames of each sequence after ``lda``, given its output frames: those a batch
+        of that sequence alone computes (its edge-padded context included), so a batchnorm over
+        valid frames sees each sequence as if it ran alone."""
+        c = self.config
+        return (out_lens - 1) * c.frame_subsampling_factor + 1 + 2 * sum(c.time_strides)
 
-    def run_layers_multi(self, x: torch.Tensor, layers: Sequence[str]) -> Dict[str, torch.Tensor]:
+    def run_layers(
+        self, x: torch.Tensor, upto: str = "output", lens: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Run the padded input up to and including layer ``upto``; ``(N, C, T_out)``."""
+        return self.run_layers_multi(x, [upto], lens)[upto]
+
+    def run_layers_multi(
+        self, x: torch.Tensor, layers: Sequence[str], lens: Optional[torch.Tensor] = None
+    ) -> Dict[str, torch.Tensor]:
         """Outputs ``(N, C, T_out)`` of several layers in one pass (stops at the deepest).
 
         ``margin`` counts the full-rate frames each side of the wanted output frames that the
         remaining layers still consume; it is a multiple of the factor at the subsampling point
         (all later strides are), so there the frames at multiples of the factor are kept.
+        ``lens`` (:meth:`input_lens`) are the valid frames of each sequence; they follow the
+        frames through every layer so that the batchnorms leave the padding out in training.
         """
         for layer in layers:
             self.check_layer(layer)
@@ -277,8 +291,14 @@ class TdnnfModel(nn.Module):
         for i, (name, layer) in enumerate(self.layers.items()):
             if not low_rate and c.runs_low_rate(i):
                 x = x[:, :, ::f]
+                lens = None if lens is None else (lens - 1) // f + 1
                 low_rate = True
-            x = layer(x)
+            if lens is not None and isinstance(layer, (TdnnLayer, TdnnfLayer, PrefinalLayer)):
+                y = layer(x, lens)
+                lens = output_lens(lens, x, y)
+                x = y
+            else:
+                x = layer(x)
             if 1 <= i <= len(c.time_strides):
                 margin -= c.time_strides[i - 1]
             if name in wanted:
@@ -307,7 +327,7 @@ class TdnnfModel(nn.Module):
             feat_lens = torch.full((feats.shape[0],), feats.shape[1], dtype=torch.int64)
         out_lens = self.num_output_frames(feat_lens.to(torch.int64))
         x = self.gather_input(feats, ivectors, feat_lens)
-        y = self.run_layers(x, upto=layer).transpose(1, 2)
+        y = self.run_layers(x, upto=layer, lens=self.input_lens(out_lens)).transpose(1, 2)
         if layer == "output":
             y = torch.log_softmax(y, dim=-1)
         return y, out_lens
