@@ -17,7 +17,9 @@ lhotse sampler (``--num-workers`` processes; 0 builds them on the training threa
   sampler is not saved: its batches are a function of the seed and the epoch, so a resumed
   epoch replays its sampler and skips the batches already trained on (exact, also with
   DataLoader workers prefetching ahead).
-- ``final.pt`` = average of the last ``--average-n`` epoch checkpoints.
+- ``final.pt`` = average of the last ``--average-n`` epoch checkpoints, its batchnorm
+  statistics then recomputed on ``--recompute-stats-batches`` training minibatches (Kaldi's
+  ``RecomputeStats`` after ``nnet3-chain-combine``; :mod:`asr2emo.model.batchnorm_stats`).
 - Multi-process: run under ``torchrun``; gloo on CPU, nccl on CUDA; only rank 0 writes.
 """
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import logging
 import math
 import os
@@ -56,7 +59,7 @@ from asr2emo.model.tdnnf import (
     config_to_dict,
     read_model_config,
 )
-from asr2emo.utils.config import positive_float, positive_int, str2bool
+from asr2emo.utils.config import nonneg_int, positive_float, positive_int, str2bool
 from asr2emo.utils.devices import check_device
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.markers import config_of, make_record, needs_run, read_marker, write_marker
@@ -100,6 +103,13 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--keep-last-k", type=int, default=2, help="checkpoint-S.pt files kept")
     p.add_argument(
         "--average-n", type=positive_int, default=2, help="epochs averaged into final.pt"
+    )
+    p.add_argument(
+        "--recompute-stats-batches",
+        type=nonneg_int,
+        default=0,
+        help="training minibatches on which final.pt's batchnorm statistics are recomputed "
+        "after averaging (Kaldi RecomputeStats); 0: keep the averaged ones",
     )
     p.add_argument("--log-interval", type=int, default=10, help="steps between loss log lines")
     p.add_argument(
@@ -586,11 +596,35 @@ def run(args: argparse.Namespace) -> int:
     if is_main:
         log.plot()
         if not stopped:
-            write_final(params.exp_dir, args.average_n)
+            write_final(
+                params.exp_dir, args.average_n, stats_recomputer(params, model, dataset, train_cuts)
+            )
             write_marker(params.exp_dir, record)
     if params.world_size > 1:
         dist.destroy_process_group()
     return 0
+
+
+def stats_recomputer(
+    params: AttributeDict, model: TdnnfModel, dataset: AsrDataset, train_cuts: CutSet
+):
+    """``write_final``'s ``recompute``: batchnorm statistics over the first
+    ``--recompute-stats-batches`` minibatches of the training cuts (a sampler of its own,
+    seeded; no augmentation), computed in ``model``; None when the key is 0."""
+    n = params.recompute_stats_batches
+    if n <= 0:
+        return None
+    from asr2emo.model.batchnorm_stats import recompute_state_stats
+
+    def recompute(state):
+        sampler = make_sampler(
+            train_cuts, params.max_duration, params.shuffle,
+            params.bucketing, params.num_buckets, params.seed,
+        )  # fmt: skip
+        batches = itertools.islice(make_dataloader(dataset, sampler, params.num_workers), n)
+        return recompute_state_stats(model, state, batches, params.device)
+
+    return recompute
 
 
 def train_one_epoch(
