@@ -10,6 +10,10 @@ factor only ever need frames at multiples of it, so the sequence is subsampled r
 first of them and they run at the low rate (tdnnf5's stride 0 is a 1x1 layer; tdnnf6..13 run with
 stride 1 at 30 ms). All convolutions are valid: :meth:`TdnnfModel.forward` pads each sequence with
 copies of its first/last frame (``left_context``/``right_context`` frames), Kaldi's edge rule.
+Decoding and extraction keep the frames at multiples of the factor; training can shift that
+phase per minibatch (:meth:`TdnnfModel.set_frame_shift`; Kaldi's ``nnet3-chain-copy-egs
+--frame-shift``, cycled by ``steps/nnet3/chain/train.py``), so the network learns to emit at
+every phase of the input frames, not one.
 
 CMVN is a pair of buffers inside the model, so callers pass raw MFCC and a saved model is
 self-contained. Every layer is addressable by name (:attr:`TdnnfModel.layer_names`) for the
@@ -152,6 +156,7 @@ class TdnnfModel(nn.Module):
         super().__init__()
         self.config = config
         self.num_outputs = num_outputs
+        self.frame_shift = 0  # subsampling phase of training forwards (set_frame_shift)
         c = config
         in_dim = len(c.splice) * c.feat_dim + c.ivector_dim
         self.register_buffer("cmvn_mean", torch.zeros(c.feat_dim))
@@ -212,6 +217,14 @@ class TdnnfModel(nn.Module):
                 m.p = p
         return p
 
+    def set_frame_shift(self, shift: int) -> None:
+        """The subsampling phase of the forwards that follow in training mode (eval mode always
+        uses 0): output frames at input frames ``shift, shift + f, ...``, ``0 <= shift < f``."""
+        f = self.config.frame_subsampling_factor
+        if not 0 <= shift < f:
+            raise ValueError(f"frame shift {shift} outside [0, {f})")
+        self.frame_shift = int(shift)
+
     def constrain_orthonormal(self) -> None:
         """One semi-orthogonal update of every factorized weight (Kaldi ConstrainOrthonormal)."""
         for m in self.modules():
@@ -219,9 +232,15 @@ class TdnnfModel(nn.Module):
                 m.constrain_orthonormal()
 
     # ----------------------------------------------------------------- computation
-    def num_output_frames(self, num_frames: torch.Tensor | int):
+    def num_output_frames(self, num_frames: torch.Tensor | int, frame_shift: int = 0):
+        """Output frames of sequences of ``num_frames`` input frames: those at input frames
+        ``frame_shift + f * j`` inside the sequence, ``ceil((T - frame_shift) / f)`` (at least
+        one when shifted: a sequence shorter than the shift keeps its last frame)."""
         f = self.config.frame_subsampling_factor
-        return (num_frames + f - 1) // f
+        n = (num_frames - frame_shift + f - 1) // f
+        if frame_shift == 0:
+            return n
+        return n.clamp(min=1) if isinstance(n, torch.Tensor) else max(n, 1)
 
     def gather_input(
         self,
@@ -230,17 +249,20 @@ class TdnnfModel(nn.Module):
         lens: torch.Tensor,
         start: int = 0,
         num_out: Optional[int] = None,
+        frame_shift: int = 0,
     ) -> torch.Tensor:
         """Padded network input ``(N, in_dim, T')`` for output frames ``start .. start+num_out``.
 
-        ``start`` is in output frames. Input frames outside a sequence are copies of its
-        first/last frame; the i-vector of frame t is ``ivectors[min(t // period, T_iv - 1)]``.
+        ``start`` is in output frames; output frame j sits at input frame ``frame_shift + f * j``
+        (Kaldi ``nnet3-chain-copy-egs --frame-shift``). Input frames outside a sequence are
+        copies of its first/last frame; the i-vector of frame t is
+        ``ivectors[min(t // period, T_iv - 1)]``.
         """
         c = self.config
         f = c.frame_subsampling_factor
         if num_out is None:
-            num_out = int(self.num_output_frames(int(lens.max())))
-        t0 = start * f - self.left_context
+            num_out = int(self.num_output_frames(int(lens.max()), frame_shift))
+        t0 = start * f + frame_shift - self.left_context
         width = (num_out - 1) * f + 1 + self.left_context + self.right_context
         t = torch.arange(t0, t0 + width, device=feats.device)
         N = feats.shape[0]
@@ -317,16 +339,21 @@ class TdnnfModel(nn.Module):
         ivectors: torch.Tensor,
         feat_lens: Optional[torch.Tensor] = None,
         layer: str = "output",
+        frame_shift: Optional[int] = None,
     ) -> Tuple[torch.Tensor, torch.Tensor]:
         """``feats (N, T, feat_dim)`` raw MFCC, ``ivectors (N, T_iv, ivector_dim)``.
 
         Returns ``(log_probs (N, T_out, num_outputs), out_lens)`` with
-        ``T_out = ceil(T / frame_subsampling_factor)``; with ``layer`` set, that layer's output.
+        ``T_out = ceil((T - frame_shift) / frame_subsampling_factor)``; with ``layer`` set, that
+        layer's output. ``frame_shift`` (input frames before the first output frame) defaults to
+        :meth:`set_frame_shift`'s in training mode and to 0 in eval mode (decoding, extraction).
         """
+        if frame_shift is None:
+            frame_shift = self.frame_shift if self.training else 0
         if feat_lens is None:
             feat_lens = torch.full((feats.shape[0],), feats.shape[1], dtype=torch.int64)
-        out_lens = self.num_output_frames(feat_lens.to(torch.int64))
-        x = self.gather_input(feats, ivectors, feat_lens)
+        out_lens = self.num_output_frames(feat_lens.to(torch.int64), frame_shift)
+        x = self.gather_input(feats, ivectors, feat_lens, frame_shift=frame_shift)
         y = self.run_layers(x, upto=layer, lens=self.input_lens(out_lens)).transpose(1, 2)
         if layer == "output":
             y = torch.log_softmax(y, dim=-1)

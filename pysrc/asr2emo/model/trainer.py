@@ -12,6 +12,9 @@ lhotse sampler (``--num-workers`` processes; 0 builds them on the training threa
   ``--initial-lr`` to ``--final-lr`` (Kaldi's initial/final effective lrate schedule, per step).
   The dropout schedule is evaluated on the same fraction.
 - Semi-orthogonal constraint every ``--orthonormal-every`` steps (Kaldi: every 4 on average).
+- ``--cycle-frame-shift``: minibatch ``step`` on rank ``r`` puts its output frames at input
+  frames ``(step + r) % f + f * j`` (Kaldi's ``train.py`` gives each job and iteration its own
+  ``nnet3-chain-copy-egs --frame-shift``); validation, decoding and extraction use phase 0.
 - Checkpoints (model, optimizer, schedule position, RNG, epoch, batch index) every
   ``--save-every-n`` steps and at each epoch end; a rerun resumes from ``last_checkpoint``. The
   sampler is not saved: its batches are a function of the seed and the epoch, so a resumed
@@ -97,6 +100,13 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-grad-norm", type=float, default=5.0, help="0 disables clipping")
     p.add_argument("--orthonormal-every", type=int, default=4, help="steps between constraints")
+    p.add_argument(
+        "--cycle-frame-shift",
+        type=str2bool,
+        default=False,
+        help="shift the subsampling phase of each minibatch by (step + rank) %% factor input "
+        "frames (Kaldi --frame-shift); false: always phase 0",
+    )
     p.add_argument(
         "--save-every-n", type=positive_int, default=200, help="checkpoint every N steps"
     )
@@ -660,6 +670,10 @@ def train_one_epoch(
         for g in optimizer.param_groups:
             g["lr"] = lr
         model.set_dropout(progress)
+        if params.cycle_frame_shift:
+            model.set_frame_shift(
+                (params.step + params.rank) % model.config.frame_subsampling_factor
+            )
         if augment is not None:
             batch["feats"] = augment(batch["feats"], batch["feat_lens"])
         loss, frames, info = compute_loss(ddp_model, loss_fn, batch, params.device)
