@@ -18,7 +18,9 @@ Options:
   --nj N                  parallel jobs (default: $nj)
   --config FILE           MFCC options as Kaldi --key=value lines (conf/mfcc_hires.conf), passed to
                           'asr2emo compute-mfcc' (see its --help for the keys)
-  --speed-perturb BOOL    add 0.9/1.1 speed-perturbed copies of the train part (default: $speed_perturb)"
+  --speed-perturb BOOL    add 0.9/1.1 speed-perturbed copies of the train part (default: $speed_perturb);
+                          with --volume-perturb=true in the config, each train cut is also scaled
+                          by a volume factor (Kaldi utils/data/perturb_data_dir_volume.sh)"
 
 . utils/lib.sh
 . utils/parse_options.sh

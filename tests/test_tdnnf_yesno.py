@@ -2,7 +2,11 @@
 
 The real trainer (asr2emo train-lfmmi, LF-MMI loss of asr2emo.lfmmi) and the real HLG decoder
 must learn it: over training seeds 42-49 (1 thread, 2026-12-01) test WER was 0.42-2.08 %
-(median 1.25 %; the default seed 42 gives 0.42 %), so the bound is 3.5 %. Audio is 8 kHz,
+(median 1.25 %; the default seed 42 gives 0.42 %), so the bound is 3.5 %. With batchnorm over
+valid frames, the cycled frame shift and recomputed final statistics (conf/mini/lfmmi.conf),
+seeds 42-57 gave 0.42-1.67 % (median 1.25 %; seed 42: 1.67 %) but for seed 49, 17.5 %: on this
+tiny set an occasional seed ends in a deletion-heavy optimum (before those changes seed 50 did,
+7.92 %), so the bound holds for the default seed, not for every seed. Audio is 8 kHz,
 resampled to 16 kHz for the hires MFCC. The corpus has one speaker and no i-vectors: the cuts
 carry none and the model sees zeros (--require-ivectors=false). A tiny TDNN-F (7 layers, width
 96) keeps it to ~10 s on one core.

@@ -9,7 +9,15 @@ import torch
 
 from asr2emo.features.make import make_features
 from asr2emo.features.mfcc import KaldiMfccHiresConfig
-from asr2emo.utils.config import ConfArgumentParser, positive_float, positive_int, str2bool
+from asr2emo.features.volume import VolumePerturbConfig
+from asr2emo.utils.config import (
+    ConfArgumentParser,
+    add_dataclass_args,
+    dataclass_from_args,
+    positive_float,
+    positive_int,
+    str2bool,
+)
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.logging import setup_logging
 
@@ -26,6 +34,8 @@ def get_parser() -> ConfArgumentParser:
         default=False,
         help="add 0.9/1.1 speed-perturbed copies of the train part",
     )
+    # --volume-perturb, --volume-low/-high, --volume-seed: with --speed-perturb, on the train part
+    add_dataclass_args(p, VolumePerturbConfig)
     p.add_argument(
         "--min-duration",
         type=float,
@@ -98,5 +108,6 @@ def main(args: argparse.Namespace) -> int:
         speed_perturb=args.speed_perturb,
         min_duration=args.min_duration,
         cmd=args.cmd or None,
+        volume=dataclass_from_args(VolumePerturbConfig, args),
     )
     return 0

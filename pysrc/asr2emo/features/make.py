@@ -3,8 +3,9 @@
 For every part ``<corpus>_{recordings,supervisions}_<part>.jsonl.gz`` in the manifest directory
 this writes ``<corpus>_cuts_<part>.jsonl.gz`` (one cut per supervision, features attached) and the
 arrays under ``<corpus>_feats_<part>/``; ``train`` (or the only part) also gets 0.9/1.1 speed
-perturbed copies when asked, and its statistics become ``<corpus>_cmvn.json``. Recordings that
-cannot be decoded, and cuts too short for a feature frame, are skipped and listed in
+perturbed copies when asked, then (with ``--volume-perturb``) every one of its cuts scaled in
+volume (:mod:`asr2emo.features.volume`), and its statistics become ``<corpus>_cmvn.json``.
+Recordings that cannot be decoded, and cuts too short for a feature frame, are skipped and listed in
 ``log/<corpus>_<part>_skipped.txt``. Each part ends with ``<corpus>_feats_<part>/.done``, a
 record of the MFCC options and the part's manifests (:mod:`asr2emo.utils.markers`): a part is
 recomputed when either changed, and the steps that read its cuts follow.
@@ -27,6 +28,7 @@ from lhotse.cut import Cut
 from asr2emo.features.cmvn import GlobalCmvn
 from asr2emo.features.mfcc import KaldiMfccHires, KaldiMfccHiresConfig
 from asr2emo.features.storage import feature_writer_type
+from asr2emo.features.volume import VolumePerturbConfig, perturb_volume
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 from asr2emo.utils.jobs import runner_executor
@@ -124,8 +126,10 @@ def make_part_cuts(
     report: PartReport,
     nj: int,
     executor=None,
+    volume: Optional[VolumePerturbConfig] = None,
 ) -> CutSet:
-    """One cut per supervision of the usable recordings at ``sampling_rate``; maybe perturbed."""
+    """One cut per supervision of the usable recordings at ``sampling_rate``; maybe perturbed:
+    speed copies, then (``volume``) each cut's volume, as Kaldi perturbs train_sp_hires."""
     bad = check_recordings(recordings, nj, executor)
     for rid, why in sorted(bad.items()):
         report.skipped.append((rid, why))
@@ -141,6 +145,8 @@ def make_part_cuts(
         cuts = cuts.resample(sampling_rate)
     if speed_perturb:
         cuts = cuts + sum((cuts.perturb_speed(f) for f in SPEED_FACTORS), start=CutSet())
+    if volume is not None and volume.volume_perturb:
+        cuts = perturb_volume(cuts, volume)
     return cuts.to_eager()
 
 
@@ -186,10 +192,12 @@ def make_features(
     speed_perturb: bool = False,
     min_duration: float = 0.1,
     cmd: Optional[str] = None,
+    volume: Optional[VolumePerturbConfig] = None,
 ) -> List[PartReport]:
     """Run the whole pipeline for every part; parts finished with these options and manifests
     are skipped. With ``cmd`` (a Kaldi job runner, e.g. ``utils/run.pl``) the ``nj`` jobs of
-    each parallel phase run through it (:mod:`asr2emo.utils.jobs`), with the same outputs."""
+    each parallel phase run through it (:mod:`asr2emo.utils.jobs`), with the same outputs.
+    ``volume`` perturbation goes with ``speed_perturb``: both augment the training part only."""
     manifest_dir, mfcc_dir = Path(manifest_dir), Path(mfcc_dir)
     parts = find_parts(manifest_dir, corpus)
     stats_part = cmvn_part(parts)
@@ -202,6 +210,9 @@ def make_features(
         perturb = speed_perturb and part == stats_part
         settings = dict(asdict(config), speed_perturb=perturb, min_duration=min_duration)
         settings["cmvn"] = part == stats_part
+        vp = volume if perturb and volume is not None and volume.volume_perturb else None
+        if vp is not None:  # recorded only when applied: other parts keep their records
+            settings.update(asdict(vp))
         manifests = {
             kind: manifest_dir / f"{corpus}_{kind}_{part}.jsonl.gz"
             for kind in ("recordings", "supervisions")
@@ -218,13 +229,15 @@ def make_features(
         name = f"{corpus}_{part}"
         cuts = make_part_cuts(
             recordings, supervisions, config.sampling_rate, min_duration, perturb, report, nj,
-            runner_executor(cmd, mfcc_dir, f"check_audio_{name}"),
+            runner_executor(cmd, mfcc_dir, f"check_audio_{name}"), vp,
         )  # fmt: skip
         if len(cuts) == 0:
             raise UserError(f"{corpus} {part}: no usable cut (see the skipped list in the log)")
         logging.info(
             f"{corpus} {part}: {len(cuts)} cuts, {sum(c.duration for c in cuts) / 3600:.2f} h"
-            f"{', incl. speed 0.9/1.1 copies' if perturb else ''} -> {feats_dir}"
+            f"{', incl. speed 0.9/1.1 copies' if perturb else ''}"
+            + (f", volume x U[{vp.volume_low}, {vp.volume_high}]" if vp else "")
+            + f" -> {feats_dir}"
         )
         feats_dir.mkdir(parents=True)
         cuts = cuts.compute_and_store_features(

@@ -5,7 +5,9 @@ Layout of an experiment directory (icefall habit, Kaldi names):
     epoch-N.pt          state at the end of epoch N
     checkpoint-S.pt     state after global step S (every --save-every-n batches)
     last_checkpoint     name of the newest of the above (written atomically, read on resume)
-    final.pt            model-only average of the last --average-n epoch checkpoints
+    final.pt            model-only average of the last --average-n epoch checkpoints, its
+                        batchnorm statistics recomputed on training data (Kaldi's habit;
+                        --recompute-stats-batches)
 
 Every file is written atomically, so a kill (even SIGKILL) leaves either the previous or the new
 checkpoint, never half of one. A checkpoint also stores what makes the model usable on its own:
@@ -18,7 +20,7 @@ import logging
 import random
 import re
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -131,8 +133,14 @@ def model_info(checkpoint: Dict[str, Any]) -> Dict[str, Any]:
     return {k: checkpoint[k] for k in keys if k in checkpoint}
 
 
-def write_final(exp_dir: Pathlike, average_n: int) -> Path:
-    """``final.pt`` = model average of the last ``average_n`` epoch checkpoints."""
+def write_final(
+    exp_dir: Pathlike,
+    average_n: int,
+    recompute: Optional[Callable[[Dict[str, torch.Tensor]], Tuple[Dict, Dict]]] = None,
+) -> Path:
+    """``final.pt`` = model average of the last ``average_n`` epoch checkpoints; ``recompute``
+    (``state -> (state, summary)``, :func:`asr2emo.model.batchnorm_stats.recompute_state_stats`)
+    then replaces the averaged batchnorm statistics, as Kaldi does after combining."""
     epochs = epoch_checkpoints(exp_dir)
     if not epochs:
         raise UserError(f"{exp_dir}: no epoch-N.pt to average")
@@ -141,6 +149,9 @@ def write_final(exp_dir: Pathlike, average_n: int) -> Path:
     final = model_info(last)
     final["model"] = average_state_dicts(chosen)
     final["averaged"] = [p.name for p in chosen]
+    if recompute is not None:
+        final["model"], summary = recompute(final["model"])
+        final["batchnorm_recomputed"] = {"batches": summary["batches"]}
     save_checkpoint(Path(exp_dir) / "final.pt", final)
     logging.info(f"final.pt = average of {', '.join(p.name for p in chosen)}")
     return Path(exp_dir) / "final.pt"

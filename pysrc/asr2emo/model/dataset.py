@@ -5,7 +5,9 @@ part of the transcript inside the chunk, which Kaldi gets from lattice alignment
 system we do not have. TED-LIUM segments are short (most under 15 s), so each cut is one
 training sequence; cuts are grouped by duration (lhotse ``DynamicBucketingSampler``, or
 ``SimpleCutSampler`` for tiny sets) up to ``--max-duration`` seconds of audio per batch. The
-model itself adds the left/right context frames (copies of the edge frames, as Kaldi does).
+model itself adds the left/right context frames (copies of the edge frames, as Kaldi does), and
+leaves the frames that pad a shorter cut to the batch out of its batchnorm statistics
+(:class:`asr2emo.model.layers.MaskedBatchNorm1d`).
 
 The i-vector is the cut's custom ``TemporalArray`` ``ivector`` (one vector per 0.1 s); the model
 holds each one for ``ivector_period`` feature frames. Cuts without one get zeros only when

@@ -21,7 +21,7 @@ which is one gradient step on ``-||P - scale^2 I||_F^2`` and drives ``M M^T`` to
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -127,6 +127,66 @@ class ContinuousDropout(nn.Module):
         return x * scale
 
 
+class MaskedBatchNorm1d(nn.BatchNorm1d):
+    """``BatchNorm1d`` whose training statistics cover the valid frames of each sequence only.
+
+    ``forward(x, lens)``: ``x (N, C, T)``; ``lens (N,)`` the valid frames of each sequence at
+    this layer's time resolution (frames ``lens[i]..T-1`` pad a shorter sequence to the batch).
+    In training, the mean and variance that normalize the batch, and the running statistics,
+    are over the valid frames alone (padding is normalized with them and ignored downstream),
+    as Kaldi's BatchNormComponent sees only the frames a chunk computes
+    (``src/nnet3/nnet-normalize-component.cc``, ``Propagate``/``StoreStats``). In eval mode,
+    without ``lens`` or when nothing is padding it is the very ``F.batch_norm`` call of torch's
+    ``BatchNorm1d``, so saved models, extraction and export are unchanged.
+    """
+
+    def forward(self, x: torch.Tensor, lens: Optional[torch.Tensor] = None) -> torch.Tensor:
+        factor = 0.0 if self.momentum is None else float(self.momentum)
+        if self.training and self.track_running_stats and self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+            if self.momentum is None:  # cumulative average, as torch does
+                factor = 1.0 / float(self.num_batches_tracked)
+        track = not self.training or self.track_running_stats
+        if not self.training or lens is None or bool((lens >= x.shape[2]).all()):
+            return F.batch_norm(
+                x,
+                self.running_mean if track else None,
+                self.running_var if track else None,
+                self.weight,
+                self.bias,
+                self.training or (self.running_mean is None and self.running_var is None),
+                factor,
+                self.eps,
+            )
+        t = torch.arange(x.shape[2], device=x.device)
+        m = (t.unsqueeze(0) < lens.to(x.device).unsqueeze(1)).to(x.dtype).unsqueeze(1)  # (N,1,T)
+        count = m.sum()
+        mean = (x * m).sum(dim=(0, 2)) / count
+        centered = x - mean.view(1, -1, 1)
+        var = (centered * centered * m).sum(dim=(0, 2)) / count  # biased, as for normalization
+        y = centered * torch.rsqrt(var + self.eps).view(1, -1, 1)
+        if self.weight is not None and self.bias is not None:
+            y = y * self.weight.view(1, -1, 1) + self.bias.view(1, -1, 1)
+        if (
+            self.track_running_stats
+            and self.running_mean is not None
+            and self.running_var is not None
+        ):
+            n = float(count)
+            unbiased = var.detach() * (n / max(n - 1.0, 1.0))  # torch keeps the unbiased one
+            self.running_mean.mul_(1.0 - factor).add_(mean.detach(), alpha=factor)
+            self.running_var.mul_(1.0 - factor).add_(unbiased, alpha=factor)
+        return y
+
+
+def output_lens(
+    lens: Optional[torch.Tensor], x: torch.Tensor, y: torch.Tensor
+) -> Optional[torch.Tensor]:
+    """Valid frames of a valid convolution's output ``y`` given those of its input ``x``: every
+    sequence loses the frames the batch does (the context consumed)."""
+    return None if lens is None else lens - (x.shape[2] - y.shape[2])
+
+
 def _conv(in_dim: int, out_dim: int, stride: int, bias: bool) -> nn.Conv1d:
     """A time convolution over offsets (0, stride) -- or a 1x1 one when stride is 0."""
     if stride == 0:
@@ -140,11 +200,12 @@ class TdnnLayer(nn.Module):
     def __init__(self, in_dim: int, out_dim: int) -> None:
         super().__init__()
         self.affine = nn.Conv1d(in_dim, out_dim, kernel_size=1)
-        self.batchnorm = nn.BatchNorm1d(out_dim, affine=False)
+        self.batchnorm = MaskedBatchNorm1d(out_dim, affine=False)
         self.dropout = ContinuousDropout()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.dropout(self.batchnorm(F.relu(self.affine(x))))
+    def forward(self, x: torch.Tensor, lens: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``lens``: valid frames of each sequence of ``x`` (None: all), for the batchnorm."""
+        return self.dropout(self.batchnorm(F.relu(self.affine(x)), lens))
 
 
 class TdnnfLayer(nn.Module):
@@ -162,15 +223,17 @@ class TdnnfLayer(nn.Module):
         self.bypass_scale = bypass_scale
         self.linear = _conv(dim, bottleneck_dim, stride, bias=False)
         self.affine = _conv(bottleneck_dim, dim, stride, bias=True)
-        self.batchnorm = nn.BatchNorm1d(dim, affine=False)
+        self.batchnorm = MaskedBatchNorm1d(dim, affine=False)
         self.dropout = ContinuousDropout()
 
     @property
     def context(self) -> int:
         return self.stride
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.dropout(self.batchnorm(F.relu(self.affine(self.linear(x)))))
+    def forward(self, x: torch.Tensor, lens: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``lens``: valid frames of each sequence of ``x`` (None: all), for the batchnorm."""
+        y = F.relu(self.affine(self.linear(x)))
+        y = self.dropout(self.batchnorm(y, output_lens(lens, x, y)))
         c = self.stride
         bypass = x[:, :, c : x.shape[2] - c] if c > 0 else x
         return y + self.bypass_scale * bypass
@@ -190,13 +253,14 @@ class PrefinalLayer(nn.Module):
         super().__init__()
         self.linear_in = nn.Conv1d(dim, small_dim, kernel_size=1, bias=False)
         self.affine = nn.Conv1d(small_dim, dim, kernel_size=1)
-        self.batchnorm1 = nn.BatchNorm1d(dim, affine=False)
+        self.batchnorm1 = MaskedBatchNorm1d(dim, affine=False)
         self.linear_out = nn.Conv1d(dim, small_dim, kernel_size=1, bias=False)
-        self.batchnorm2 = nn.BatchNorm1d(small_dim, affine=False)
+        self.batchnorm2 = MaskedBatchNorm1d(small_dim, affine=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.batchnorm1(F.relu(self.affine(self.linear_in(x))))
-        return self.batchnorm2(self.linear_out(x))
+    def forward(self, x: torch.Tensor, lens: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``lens``: valid frames of each sequence of ``x`` (None: all), for the batchnorms."""
+        x = self.batchnorm1(F.relu(self.affine(self.linear_in(x))), lens)
+        return self.batchnorm2(self.linear_out(x), lens)
 
     def constrain_orthonormal(self) -> None:
         constrain_orthonormal_(self.linear_in.weight)

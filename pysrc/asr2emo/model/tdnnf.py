@@ -10,6 +10,10 @@ factor only ever need frames at multiples of it, so the sequence is subsampled r
 first of them and they run at the low rate (tdnnf5's stride 0 is a 1x1 layer; tdnnf6..13 run with
 stride 1 at 30 ms). All convolutions are valid: :meth:`TdnnfModel.forward` pads each sequence with
 copies of its first/last frame (``left_context``/``right_context`` frames), Kaldi's edge rule.
+Decoding and extraction keep the frames at multiples of the factor; training can shift that
+phase per minibatch (:meth:`TdnnfModel.set_frame_shift`; Kaldi's ``nnet3-chain-copy-egs
+--frame-shift``, cycled by ``steps/nnet3/chain/train.py``), so the network learns to emit at
+every phase of the input frames, not one.
 
 CMVN is a pair of buffers inside the model, so callers pass raw MFCC and a saved model is
 self-contained. Every layer is addressable by name (:attr:`TdnnfModel.layer_names`) for the
@@ -32,6 +36,7 @@ from asr2emo.model.layers import (
     PrefinalLayer,
     TdnnfLayer,
     TdnnLayer,
+    output_lens,
     parse_schedule,
     schedule_value,
 )
@@ -156,6 +161,7 @@ class TdnnfModel(nn.Module):
         super().__init__()
         self.config = config
         self.num_outputs = num_outputs
+        self.frame_shift = 0  # subsampling phase of training forwards (set_frame_shift)
         c = config
         in_dim = len(c.splice) * c.feat_dim + c.ivector_dim
         self.register_buffer("cmvn_mean", torch.zeros(c.feat_dim))
@@ -226,6 +232,14 @@ class TdnnfModel(nn.Module):
                 m.p = p
         return p
 
+    def set_frame_shift(self, shift: int) -> None:
+        """The subsampling phase of the forwards that follow in training mode (eval mode always
+        uses 0): output frames at input frames ``shift, shift + f, ...``, ``0 <= shift < f``."""
+        f = self.config.frame_subsampling_factor
+        if not 0 <= shift < f:
+            raise ValueError(f"frame shift {shift} outside [0, {f})")
+        self.frame_shift = int(shift)
+
     def constrain_orthonormal(self) -> None:
         """One semi-orthogonal update of every factorized weight (Kaldi ConstrainOrthonormal)."""
         for m in self.modules():
@@ -235,9 +249,15 @@ class TdnnfModel(nn.Module):
             self.xent[XENT_PREFINAL].constrain_orthonormal()
 
     # ----------------------------------------------------------------- computation
-    def num_output_frames(self, num_frames: torch.Tensor | int):
+    def num_output_frames(self, num_frames: torch.Tensor | int, frame_shift: int = 0):
+        """Output frames of sequences of ``num_frames`` input frames: those at input frames
+        ``frame_shift + f * j`` inside the sequence, ``ceil((T - frame_shift) / f)`` (at least
+        one when shifted: a sequence shorter than the shift keeps its last frame)."""
         f = self.config.frame_subsampling_factor
-        return (num_frames + f - 1) // f
+        n = (num_frames - frame_shift + f - 1) // f
+        if frame_shift == 0:
+            return n
+        return n.clamp(min=1) if isinstance(n, torch.Tensor) else max(n, 1)
 
     def gather_input(
         self,
@@ -246,17 +266,20 @@ class TdnnfModel(nn.Module):
         lens: torch.Tensor,
         start: int = 0,
         num_out: Optional[int] = None,
+        frame_shift: int = 0,
     ) -> torch.Tensor:
         """Padded network input ``(N, in_dim, T')`` for output frames ``start .. start+num_out``.
 
-        ``start`` is in output frames. Input frames outside a sequence are copies of its
-        first/last frame; the i-vector of frame t is ``ivectors[min(t // period, T_iv - 1)]``.
+        ``start`` is in output frames; output frame j sits at input frame ``frame_shift + f * j``
+        (Kaldi ``nnet3-chain-copy-egs --frame-shift``). Input frames outside a sequence are
+        copies of its first/last frame; the i-vector of frame t is
+        ``ivectors[min(t // period, T_iv - 1)]``.
         """
         c = self.config
         f = c.frame_subsampling_factor
         if num_out is None:
-            num_out = int(self.num_output_frames(int(lens.max())))
-        t0 = start * f - self.left_context
+            num_out = int(self.num_output_frames(int(lens.max()), frame_shift))
+        t0 = start * f + frame_shift - self.left_context
         width = (num_out - 1) * f + 1 + self.left_context + self.right_context
         t = torch.arange(t0, t0 + width, device=feats.device)
         N = feats.shape[0]
@@ -271,16 +294,29 @@ class TdnnfModel(nn.Module):
         iv = iv[:, -c.splice[0] : -c.splice[0] + W]
         return torch.cat(spliced + [iv], dim=2).transpose(1, 2)
 
-    def run_layers(self, x: torch.Tensor, upto: str = "output") -> torch.Tensor:
-        """Run the padded input up to and including layer ``upto``; ``(N, C, T_out)``."""
-        return self.run_layers_multi(x, [upto])[upto]
+    def input_lens(self, out_lens: torch.Tensor) -> torch.Tensor:
+        """Valid frames of each sequence after ``lda``, given its output frames: those a batch
+        of that sequence alone computes (its edge-padded context included), so a batchnorm over
+        valid frames sees each sequence as if it ran alone."""
+        c = self.config
+        return (out_lens - 1) * c.frame_subsampling_factor + 1 + 2 * sum(c.time_strides)
 
-    def run_layers_multi(self, x: torch.Tensor, layers: Sequence[str]) -> Dict[str, torch.Tensor]:
+    def run_layers(
+        self, x: torch.Tensor, upto: str = "output", lens: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """Run the padded input up to and including layer ``upto``; ``(N, C, T_out)``."""
+        return self.run_layers_multi(x, [upto], lens)[upto]
+
+    def run_layers_multi(
+        self, x: torch.Tensor, layers: Sequence[str], lens: Optional[torch.Tensor] = None
+    ) -> Dict[str, torch.Tensor]:
         """Outputs ``(N, C, T_out)`` of several layers in one pass (stops at the deepest).
 
         ``margin`` counts the full-rate frames each side of the wanted output frames that the
         remaining layers still consume; it is a multiple of the factor at the subsampling point
         (all later strides are), so there the frames at multiples of the factor are kept.
+        ``lens`` (:meth:`input_lens`) are the valid frames of each sequence; they follow the
+        frames through every layer so that the batchnorms leave the padding out in training.
         """
         for layer in layers:
             self.check_layer(layer)
@@ -294,8 +330,14 @@ class TdnnfModel(nn.Module):
         for i, (name, layer) in enumerate(self.layers.items()):
             if not low_rate and c.runs_low_rate(i):
                 x = x[:, :, ::f]
+                lens = None if lens is None else (lens - 1) // f + 1
                 low_rate = True
-            x = layer(x)
+            if lens is not None and isinstance(layer, (TdnnLayer, TdnnfLayer, PrefinalLayer)):
+                y = layer(x, lens)
+                lens = output_lens(lens, x, y)
+                x = y
+            else:
+                x = layer(x)
             if 1 <= i <= len(c.time_strides):
                 margin -= c.time_strides[i - 1]
             if name in wanted:
@@ -315,39 +357,49 @@ class TdnnfModel(nn.Module):
         feat_lens: Optional[torch.Tensor] = None,
         layer: str = "output",
         xent: bool = False,
+        frame_shift: Optional[int] = None,
     ):
         """``feats (N, T, feat_dim)`` raw MFCC, ``ivectors (N, T_iv, ivector_dim)``.
 
         Returns ``(log_probs (N, T_out, num_outputs), out_lens)`` with
-        ``T_out = ceil(T / frame_subsampling_factor)``; with ``layer`` set, that layer's output.
+        ``T_out = ceil((T - frame_shift) / frame_subsampling_factor)``; with ``layer`` set, that
+        layer's output. ``frame_shift`` (input frames before the first output frame) defaults to
+        :meth:`set_frame_shift`'s in training mode and to 0 in eval mode (decoding, extraction).
         ``xent=True`` (training with the xent branch) returns ``(log_probs, out_lens,
         xent_log_probs)``, the branch's log-softmax outputs shaped like ``log_probs``.
         """
+        if frame_shift is None:
+            frame_shift = self.frame_shift if self.training else 0
         if feat_lens is None:
             feat_lens = torch.full((feats.shape[0],), feats.shape[1], dtype=torch.int64)
-        out_lens = self.num_output_frames(feat_lens.to(torch.int64))
-        x = self.gather_input(feats, ivectors, feat_lens)
+        out_lens = self.num_output_frames(feat_lens.to(torch.int64), frame_shift)
+        x = self.gather_input(feats, ivectors, feat_lens, frame_shift=frame_shift)
+        lens = self.input_lens(out_lens)
         if xent:
             if self.xent is None or layer != "output":
                 raise ValueError("xent=True needs a model built with xent_branch, layer=output")
-            log_probs, xent_log_probs = self._outputs_with_xent(x)
+            log_probs, xent_log_probs = self._outputs_with_xent(x, lens, out_lens)
             return log_probs, out_lens, xent_log_probs
-        y = self.run_layers(x, upto=layer).transpose(1, 2)
+        y = self.run_layers(x, upto=layer, lens=lens).transpose(1, 2)
         if layer == "output":
             y = torch.log_softmax(y, dim=-1)
         return y, out_lens
 
-    def _outputs_with_xent(self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _outputs_with_xent(
+        self, x: torch.Tensor, lens: Optional[torch.Tensor], out_lens: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """``output`` and ``output-xent`` log-probabilities ``(N, T_out, C)`` in one pass.
 
         The last tdnnf layer's output is taken on the way to ``output`` (no context is left
         after it, so it is already at the output frames); the branch reads ``prefinal-l``
         (``prefinal``'s ``linear_in``), recomputed here: one 1x1 product, a few % of the net.
+        ``lens`` are :meth:`input_lens`; at the output frames ``out_lens`` are the valid ones,
+        which the branch's batchnorms keep to.
         """
         last_tdnnf = self.layer_names[-3]
-        out = self.run_layers_multi(x, [last_tdnnf, "output"])
+        out = self.run_layers_multi(x, [last_tdnnf, "output"], lens)
         h = self.layers["prefinal"].linear_in(out[last_tdnnf])
-        y = self.xent[XENT_OUTPUT](self.xent[XENT_PREFINAL](h))
+        y = self.xent[XENT_OUTPUT](self.xent[XENT_PREFINAL](h, out_lens))
         log_probs = torch.log_softmax(out["output"].transpose(1, 2), dim=-1)
         return log_probs, torch.log_softmax(y.transpose(1, 2), dim=-1)
 

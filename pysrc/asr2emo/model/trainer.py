@@ -16,12 +16,17 @@ lhotse sampler (``--num-workers`` processes; 0 builds them on the training threa
   the numerator posteriors, its affine in an optimizer group at lr factor 0.5: Kaldi's
   effective rate, which is what its ``0.5 / xent_regularize`` under SGD amounts to) and the
   per-layer ``--l2-*`` penalties (:mod:`asr2emo.model.l2`).
+- ``--cycle-frame-shift``: minibatch ``step`` on rank ``r`` puts its output frames at input
+  frames ``(step + r) % f + f * j`` (Kaldi's ``train.py`` gives each job and iteration its own
+  ``nnet3-chain-copy-egs --frame-shift``); validation, decoding and extraction use phase 0.
 - Checkpoints (model, optimizer, schedule position, RNG, epoch, batch index) every
   ``--save-every-n`` steps and at each epoch end; a rerun resumes from ``last_checkpoint``. The
   sampler is not saved: its batches are a function of the seed and the epoch, so a resumed
   epoch replays its sampler and skips the batches already trained on (exact, also with
   DataLoader workers prefetching ahead).
-- ``final.pt`` = average of the last ``--average-n`` epoch checkpoints.
+- ``final.pt`` = average of the last ``--average-n`` epoch checkpoints, its batchnorm
+  statistics then recomputed on ``--recompute-stats-batches`` training minibatches (Kaldi's
+  ``RecomputeStats`` after ``nnet3-chain-combine``; :mod:`asr2emo.model.batchnorm_stats`).
 - Multi-process: run under ``torchrun``; gloo on CPU, nccl on CUDA; only rank 0 writes.
 """
 
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import logging
 import math
 import os
@@ -66,6 +72,7 @@ from asr2emo.model.xent import xent_output_lr_factor
 from asr2emo.utils.config import (
     add_dataclass_args,
     dataclass_from_args,
+    nonneg_int,
     positive_float,
     positive_int,
     str2bool,
@@ -108,11 +115,25 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-grad-norm", type=float, default=5.0, help="0 disables clipping")
     p.add_argument("--orthonormal-every", type=int, default=4, help="steps between constraints")
     p.add_argument(
+        "--cycle-frame-shift",
+        type=str2bool,
+        default=False,
+        help="shift the subsampling phase of each minibatch by (step + rank) %% factor input "
+        "frames (Kaldi --frame-shift); false: always phase 0",
+    )
+    p.add_argument(
         "--save-every-n", type=positive_int, default=200, help="checkpoint every N steps"
     )
     p.add_argument("--keep-last-k", type=int, default=2, help="checkpoint-S.pt files kept")
     p.add_argument(
         "--average-n", type=positive_int, default=2, help="epochs averaged into final.pt"
+    )
+    p.add_argument(
+        "--recompute-stats-batches",
+        type=nonneg_int,
+        default=0,
+        help="training minibatches on which final.pt's batchnorm statistics are recomputed "
+        "after averaging (Kaldi RecomputeStats); 0: keep the averaged ones",
     )
     p.add_argument("--log-interval", type=int, default=10, help="steps between loss log lines")
     p.add_argument(
@@ -706,11 +727,35 @@ def run(args: argparse.Namespace) -> int:
     if is_main:
         log.plot()
         if not stopped:
-            write_final(params.exp_dir, args.average_n)
+            write_final(
+                params.exp_dir, args.average_n, stats_recomputer(params, model, dataset, train_cuts)
+            )
             write_marker(params.exp_dir, record)
     if params.world_size > 1:
         dist.destroy_process_group()
     return 0
+
+
+def stats_recomputer(
+    params: AttributeDict, model: TdnnfModel, dataset: AsrDataset, train_cuts: CutSet
+):
+    """``write_final``'s ``recompute``: batchnorm statistics over the first
+    ``--recompute-stats-batches`` minibatches of the training cuts (a sampler of its own,
+    seeded; no augmentation), computed in ``model``; None when the key is 0."""
+    n = params.recompute_stats_batches
+    if n <= 0:
+        return None
+    from asr2emo.model.batchnorm_stats import recompute_state_stats
+
+    def recompute(state):
+        sampler = make_sampler(
+            train_cuts, params.max_duration, params.shuffle,
+            params.bucketing, params.num_buckets, params.seed,
+        )  # fmt: skip
+        batches = itertools.islice(make_dataloader(dataset, sampler, params.num_workers), n)
+        return recompute_state_stats(model, state, batches, params.device)
+
+    return recompute
 
 
 def train_one_epoch(
@@ -748,6 +793,10 @@ def train_one_epoch(
         lr = params.initial_lr * ratio**progress
         set_learning_rate(optimizer, lr)
         model.set_dropout(progress)
+        if params.cycle_frame_shift:
+            model.set_frame_shift(
+                (params.step + params.rank) % model.config.frame_subsampling_factor
+            )
         if augment is not None:
             batch["feats"] = augment(batch["feats"], batch["feat_lens"])
         loss, frames, info = compute_loss(ddp_model, loss_fn, batch, params.device)

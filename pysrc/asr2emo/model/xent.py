@@ -11,11 +11,13 @@ towards frame-level classification): it is not one of the model's named layers.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from asr2emo.model.layers import constrain_orthonormal_
+from asr2emo.model.layers import MaskedBatchNorm1d, constrain_orthonormal_
 
 PREFINAL = "prefinal-xent"
 OUTPUT = "output-xent"
@@ -27,13 +29,14 @@ class XentPrefinalLayer(nn.Module):
     def __init__(self, dim: int, small_dim: int) -> None:
         super().__init__()
         self.affine = nn.Conv1d(small_dim, dim, kernel_size=1)
-        self.batchnorm1 = nn.BatchNorm1d(dim, affine=False)
+        self.batchnorm1 = MaskedBatchNorm1d(dim, affine=False)
         self.linear_out = nn.Conv1d(dim, small_dim, kernel_size=1, bias=False)
-        self.batchnorm2 = nn.BatchNorm1d(small_dim, affine=False)
+        self.batchnorm2 = MaskedBatchNorm1d(small_dim, affine=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.batchnorm1(F.relu(self.affine(x)))
-        return self.batchnorm2(self.linear_out(x))
+    def forward(self, x: torch.Tensor, lens: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """``lens``: valid output frames of each sequence (None: all), for the batchnorms."""
+        x = self.batchnorm1(F.relu(self.affine(x)), lens)
+        return self.batchnorm2(self.linear_out(x), lens)
 
     def constrain_orthonormal(self) -> None:
         constrain_orthonormal_(self.linear_out.weight)
