@@ -19,6 +19,7 @@ topologies="ctc chain"
 seeds="42 43 44"
 work=exp/topology
 sweep_seeds=first
+folder_seeds=all
 folder_corpus=
 folder_speaker_regex=
 nj=2
@@ -32,6 +33,7 @@ Options:
   --work DIR                  runs and the table (default: $work)
   --sweep-seeds first|all|none  which seeds also get the layer sweep (default: $sweep_seeds)
   --folder-corpus DIR         a folder-layout emotion corpus for the transfer UA (default: none)
+  --folder-seeds first|all    which seeds also run it (default: $folder_seeds)
   --folder-speaker-regex RE   its speaker regex (recipes/emotion_folder.sh --speaker-regex)
   --nj N                      parallel jobs (default: $nj)
   --device DEV                cpu, cuda or cuda:N (default: $device)
@@ -44,6 +46,7 @@ Options:
 [ -d "$conf_dir" ] || die "--conf-dir '$conf_dir' does not exist"
 check_int nj "$nj"
 case "$sweep_seeds" in first|all|none) ;; *) die "--sweep-seeds must be first, all or none, got '$sweep_seeds'" ;; esac
+case "$folder_seeds" in first|all) ;; *) die "--folder-seeds must be first or all, got '$folder_seeds'" ;; esac
 for t in $topologies; do
   case "$t" in ctc|chain) ;; *) die "--topologies: unknown topology '$t' (ctc, chain)" ;; esac
 done
@@ -91,7 +94,7 @@ for topo in $topologies; do
         --cuts "$tdir/data/mfcc/iemocap_cuts_all_ivec.jsonl.gz" \
         --exp-dir "$run/sweep" --device "$device"
     fi
-    if [ -n "$folder_corpus" ]; then
+    if [ -n "$folder_corpus" ] && { [ "$folder_seeds" = all ] || [ "$seed" = "$first_seed" ]; }; then
       name=$(basename "$(cd "$folder_corpus" && pwd)" | tr 'A-Z' 'a-z' | tr -c 'a-z0-9_\n' '_')
       recipes/emotion_folder.sh --corpus-dir "$folder_corpus" --speaker-regex "$folder_speaker_regex" \
         --conf-dir "$run/conf" --asr-exp-dir "$run/exp" --data-dir "$tdir/data-$name" \
