@@ -11,7 +11,8 @@ import torch
 from lhotse import CutSet
 
 from asr2emo.bench.synthetic import make_random_model_dir
-from asr2emo.emotion.predict import EmotionPredictor, read_mono
+from asr2emo.data.long_audio import read_mono
+from asr2emo.emotion.predict import EmotionPredictor
 from conftest import REPO, write_tone
 
 TINY = dict(ivector_dim=8, num_layers=13, hidden_dim=32, bottleneck_dim=16, prefinal_dim=16)

@@ -15,10 +15,6 @@ from typing import Dict, List, Set
 REPO = Path(__file__).resolve().parent.parent
 SRC = REPO / "pysrc"
 
-# The export-only forward pass of emotion/torchscript.py is being folded into the model it
-# copies, which ends this cycle; drop the entry with it. Nothing may join this list.
-TOLERATED = [{"asr2emo.emotion.predict", "asr2emo.emotion.torchscript"}]
-
 
 def module_files(src: Path, package: str) -> Dict[str, Path]:
     """Every module of ``package`` under ``src``: dotted name -> file (a package's
@@ -103,8 +99,7 @@ def test_walk_covers_every_subpackage() -> None:
 
 def test_no_import_cycle() -> None:
     found = cycles(import_graph(SRC, "asr2emo"))
-    new = [sorted(c) for c in found if c not in TOLERATED]
-    assert new == [], f"import cycles: {new}"
+    assert found == [], f"import cycles: {[sorted(c) for c in found]}"
 
 
 def write(path: Path, text: str) -> None:

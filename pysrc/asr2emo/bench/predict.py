@@ -41,7 +41,7 @@ def write_wav(path: Path, seconds: float, sr: int = 44100) -> Path:
 
 def breakdown(predictor, wav: Path, reps: int) -> Dict[str, float]:
     """Seconds per step of :meth:`EmotionPredictor.predict_file` on ``wav`` (best of ``reps``)."""
-    from asr2emo.emotion.predict import read_mono
+    from asr2emo.data.long_audio import read_mono
     from asr2emo.features.mfcc import compute_mfcc
 
     best: Dict[str, float] = {}

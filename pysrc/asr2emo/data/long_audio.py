@@ -65,6 +65,14 @@ def open_audio(path: Pathlike) -> sf.SoundFile:
     return f
 
 
+def read_mono(path: Pathlike) -> tuple[np.ndarray, int]:
+    """Samples ``(N,)`` float32 in [-1, 1] of channel :data:`CHANNEL` and the sampling rate; a
+    missing, unreadable or empty file is an :class:`AudioError` saying which."""
+    with open_audio(path) as f:
+        audio = f.read(dtype="float32", always_2d=True)
+        return np.ascontiguousarray(audio[:, CHANNEL]), int(f.samplerate)
+
+
 def _mono(block: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(block[:, CHANNEL]) if block.ndim == 2 else block
 
@@ -93,7 +101,8 @@ def read_blocks(f: sf.SoundFile, block_samples: int) -> Iterator[np.ndarray]:
 def silence_segments(
     path: Pathlike, target_seconds: float = 30.0, search_seconds: float = 3.0
 ) -> Iterator[Segment]:
-    """Consecutive segments (channel :data:`CHANNEL`) covering the whole file (see the module docstring)."""
+    """Consecutive segments (channel :data:`CHANNEL`) covering the whole file (see the module
+    docstring)."""
     with open_audio(path) as f:
         sr = f.samplerate
         frame = max(1, sr // 100)

@@ -4,23 +4,16 @@ summed-softmax decision, with numpy, soundfile, kaldi-native-fbank and onnxrunti
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict
 
 import numpy as np
 
-from asr2emo.data.long_audio import CHANNEL, open_audio
+from asr2emo.data.long_audio import read_mono
 from asr2emo.deploy.bundle import Bundle, load_bundle, sum_softmax
 from asr2emo.deploy.ivector import IvectorModel, extract_online
 from asr2emo.deploy.mfcc import compute_mfcc
 from asr2emo.deploy.resample import resample_poly
 from asr2emo.utils.errors import UserError
-
-
-def read_mono(path: str | Path) -> Tuple[np.ndarray, int]:
-    """Samples ``(N,)`` float32 of channel :data:`CHANNEL` and the rate; AudioError if unusable."""
-    with open_audio(path) as f:
-        audio = f.read(dtype="float32", always_2d=True)
-        return np.ascontiguousarray(audio[:, CHANNEL]), int(f.samplerate)
 
 
 class OnnxPredictor:

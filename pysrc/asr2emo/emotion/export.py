@@ -19,11 +19,12 @@ import logging
 import re
 import shutil
 from pathlib import Path
-from typing import Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from asr2emo.emotion.head import EmotionHead, save_head
+from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
 
 _SKIP = re.compile(r"^(epoch-\d+\.pt|checkpoint.*\.pt|.*\.tmp\d*(\..*)?|\.done|.*\.log)$")
@@ -93,3 +94,29 @@ def write_model_dir(
         }
         (tmp / "config.json").write_text(json.dumps(info, indent=2) + "\n")
     return info
+
+
+def load_model_dir(model_dir: Path, device: str = "cpu") -> Tuple[Dict, EmotionHead, List, Any]:
+    """``(config, head, classes, acoustic model)`` of a stage-8 model dir, checked: a
+    config.json, a copied acoustic model with the config's layer, and a head of that layer's
+    dimension (each failure one line naming the dir)."""
+    from asr2emo.emotion.head import load_head
+    from asr2emo.model import load_model
+
+    model_dir = Path(model_dir)
+    conf_path = model_dir / "config.json"
+    if not conf_path.is_file():
+        raise UserError(f"'{model_dir}' is not an emotion model dir (no config.json; run stage 8)")
+    config = json.loads(conf_path.read_text())
+    if not config.get("acoustic_model_dir"):
+        raise UserError(f"'{model_dir}' holds no acoustic model (acoustic/ was not copied)")
+    head, classes = load_head(model_dir / config.get("head", "head.pt"))
+    acoustic = load_model(model_dir / config["acoustic_model_dir"], device)
+    layer = config["layer"]
+    acoustic.check_layer(layer)
+    if acoustic.layer_dim(layer) != head.config["input_dim"]:
+        raise UserError(
+            f"'{model_dir}': layer {layer} has dim {acoustic.layer_dim(layer)} "
+            f"but the head expects {head.config['input_dim']}"
+        )
+    return config, head, classes, acoustic

@@ -9,32 +9,16 @@ checkpoint), the emotion head, summed-softmax decision.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Dict
 
 import numpy as np
 import torch
 
+from asr2emo.data.long_audio import read_mono
 from asr2emo.emotion.aggregate import aggregate
-from asr2emo.emotion.head import load_head
+from asr2emo.emotion.export import load_model_dir
 from asr2emo.utils.errors import UserError
-
-
-def read_mono(path: str | Path) -> tuple[np.ndarray, int]:
-    """Samples ``(N,)`` float32 in [-1, 1] of the channel the recipe trains on (channel 0), and
-    the sampling rate. A missing, unreadable or empty file is an :class:`AudioError` saying which.
-    """
-    from lhotse import Recording
-
-    from asr2emo.data.long_audio import CHANNEL, open_audio
-
-    open_audio(path).close()
-    rec = Recording.from_file(str(path))
-    audio = rec.load_audio()  # (channels, samples)
-    if audio.size == 0:
-        raise ValueError("no samples")
-    return audio[CHANNEL].astype(np.float32), int(rec.sampling_rate)
 
 
 class EmotionPredictor:
@@ -42,30 +26,14 @@ class EmotionPredictor:
 
     def __init__(self, model_dir: str | Path, device: str = "cpu") -> None:
         model_dir = Path(model_dir)
-        conf_path = model_dir / "config.json"
-        if not conf_path.is_file():
-            raise UserError(
-                f"'{model_dir}' is not an emotion model dir (no config.json; run stage 8)"
-            )
-        self.config = json.loads(conf_path.read_text())
+        self.config, self.head, self.classes, self.acoustic = load_model_dir(model_dir, device)
         self.layer = self.config["layer"]
-        self.head, self.classes = load_head(model_dir / self.config.get("head", "head.pt"))
-        if not self.config.get("acoustic_model_dir"):
-            raise UserError(f"'{model_dir}' holds no acoustic model (acoustic/ was not copied)")
+        self.device = device
         if not self.config.get("ivector_dir"):
             raise UserError(f"'{model_dir}' holds no i-vector extractor (ivector/ was not copied)")
         from asr2emo.ivector import IvectorExtractor
-        from asr2emo.model import load_model
 
-        self.device = device
-        self.acoustic = load_model(model_dir / self.config["acoustic_model_dir"], device)
-        self.acoustic.check_layer(self.layer)
         self.ivector = IvectorExtractor.load(model_dir / self.config["ivector_dir"])
-        if self.acoustic.layer_dim(self.layer) != self.head.config["input_dim"]:
-            raise UserError(
-                f"'{model_dir}': layer {self.layer} has dim {self.acoustic.layer_dim(self.layer)} "
-                f"but the head expects {self.head.config['input_dim']}"
-            )
 
     @torch.no_grad()
     def bottleneck(self, samples: np.ndarray, sampling_rate: int) -> torch.Tensor:

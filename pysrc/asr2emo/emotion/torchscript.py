@@ -28,7 +28,9 @@ import torch
 from torch import nn
 
 from asr2emo.deploy.bundle import export_format
-from asr2emo.emotion.head import EmotionHead, load_head
+from asr2emo.emotion.export import load_model_dir
+from asr2emo.emotion.head import EmotionHead
+from asr2emo.model.network import LayerCut, splice_frames
 from asr2emo.model.tdnnf import TdnnfModel
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
@@ -40,8 +42,9 @@ MODULE_FILE = "model.pt"
 class ScriptableEmotionModel(nn.Module):
     """TDNN-F (up to ``layer``) + emotion head for one utterance, written for TorchScript.
 
-    The layers are the trained modules themselves, split into those run at the full frame rate
-    and those run after subsampling, mirroring :meth:`TdnnfModel.run_layers_multi`.
+    The network is the acoustic model's own pass (:class:`asr2emo.model.network.LayerCut` and
+    :func:`asr2emo.model.network.splice_frames`, which :class:`TdnnfModel` runs too) over its
+    trained modules; only the single-utterance frame positions are computed here.
     """
 
     def __init__(self, acoustic: TdnnfModel, layer: str, head: EmotionHead) -> None:
@@ -57,22 +60,7 @@ class ScriptableEmotionModel(nn.Module):
         self.subsampling = int(c.frame_subsampling_factor)
         self.register_buffer("cmvn_mean", acoustic.cmvn_mean.detach().clone())
         self.register_buffer("cmvn_std", acoustic.cmvn_std.detach().clone())
-        self.lda = acoustic.lda
-        full, low = nn.ModuleList(), nn.ModuleList()
-        margin = sum(c.time_strides)
-        low_rate = False
-        for i, (name, module) in enumerate(acoustic.layers.items()):
-            if not low_rate and c.runs_low_rate(i):
-                low_rate = True
-            (low if low_rate else full).append(module)
-            if 1 <= i <= len(c.time_strides):
-                margin -= c.time_strides[i - 1]
-            if name == layer:
-                break
-        self.full_rate = full
-        self.low_rate = low
-        self.ends_low_rate = low_rate
-        self.margin = int(margin)
+        self.network = LayerCut(acoustic, [layer])
         self.head = head
         self.layer = layer
 
@@ -87,32 +75,14 @@ class ScriptableEmotionModel(nn.Module):
         num_out = (num_frames + f - 1) // f
         width = (num_out - 1) * f + 1 + self.left_context + self.right_context
         t = torch.arange(-self.left_context, width - self.left_context, device=normed.device)
-        idx = t.clamp(min=0, max=num_frames - 1)
-        x = normed[idx]
-        iv_idx = torch.div(idx, self.ivector_period, rounding_mode="floor")
-        iv = ivectors[iv_idx.clamp(max=ivectors.shape[0] - 1)]
-        s0 = self.splice[0]
-        w = width - self.splice[-1] + s0
-        parts: List[torch.Tensor] = []
-        for o in self.splice:
-            parts.append(x[o - s0 : o - s0 + w])
-        parts.append(iv[-s0 : -s0 + w])
-        return torch.cat(parts, dim=1).t().unsqueeze(0)
+        idx = t.clamp(min=0, max=num_frames - 1).unsqueeze(0)
+        return splice_frames(
+            normed.unsqueeze(0), ivectors.unsqueeze(0), idx, self.splice, self.ivector_period
+        )
 
     def run_network(self, x: torch.Tensor) -> torch.Tensor:
         """Assembled input ``(1, in_dim, W)`` -> ``(ceil(T / 3), dim)`` output of the layer."""
-        x = self.lda(x)
-        for full_layer in self.full_rate:
-            x = full_layer(x)
-        if self.ends_low_rate:
-            x = x[:, :, :: self.subsampling]
-            for low_layer in self.low_rate:
-                x = low_layer(x)
-            m = self.margin // self.subsampling
-            x = x[:, :, m : x.shape[2] - m]
-        else:
-            x = x[:, :, self.margin : x.shape[2] - self.margin : self.subsampling]
-        return x[0].t()
+        return self.network(x, None)[self.layer][0].t()
 
     def bottleneck(self, feats: torch.Tensor, ivectors: torch.Tensor) -> torch.Tensor:
         """``(ceil(T / 3), dim)`` output of the layer."""
@@ -131,26 +101,11 @@ class ScriptableEmotionModel(nn.Module):
 
 def build_scriptable(model_dir: Path) -> Tuple[ScriptableEmotionModel, Dict]:
     """The eager module of a stage-8 model dir, and that dir's ``config.json``."""
-    from asr2emo.model import load_model
-
     model_dir = Path(model_dir)
-    conf_path = model_dir / "config.json"
-    if not conf_path.is_file():
-        raise UserError(f"'{model_dir}' is not an emotion model dir (no config.json; run stage 8)")
-    config = json.loads(conf_path.read_text())
-    if config.get("format") == FORMAT:
+    if export_format(model_dir) == FORMAT:
         raise UserError(f"'{model_dir}' is already a TorchScript export")
-    if not config.get("acoustic_model_dir"):
-        raise UserError(f"'{model_dir}' holds no acoustic model (acoustic/ was not copied)")
-    head, classes = load_head(model_dir / config.get("head", "head.pt"))
-    acoustic = load_model(model_dir / config["acoustic_model_dir"], "cpu")
+    config, head, classes, acoustic = load_model_dir(model_dir)
     layer = config["layer"]
-    acoustic.check_layer(layer)
-    if acoustic.layer_dim(layer) != head.config["input_dim"]:
-        raise UserError(
-            f"'{model_dir}': layer {layer} has dim {acoustic.layer_dim(layer)} "
-            f"but the head expects {head.config['input_dim']}"
-        )
     module = ScriptableEmotionModel(acoustic, layer, head).eval()
     return module, {**config, "classes": classes}
 
@@ -229,7 +184,7 @@ class TorchScriptPredictor:
         }
 
     def predict_file(self, path: str | Path) -> Dict:
-        from asr2emo.emotion.predict import read_mono
+        from asr2emo.data.long_audio import read_mono
         from asr2emo.features.mfcc import compute_mfcc
 
         samples, sr = read_mono(path)

@@ -36,10 +36,10 @@ from asr2emo.model.layers import (
     PrefinalLayer,
     TdnnfLayer,
     TdnnLayer,
-    output_lens,
     parse_schedule,
     schedule_value,
 )
+from asr2emo.model.network import LayerCut, splice_frames
 from asr2emo.model.xent import OUTPUT as XENT_OUTPUT
 from asr2emo.model.xent import PREFINAL as XENT_PREFINAL
 from asr2emo.model.xent import build_xent_branch
@@ -186,6 +186,8 @@ class TdnnfModel(nn.Module):
         if xent_branch:
             self.xent = build_xent_branch(c.hidden_dim, c.prefinal_dim, num_outputs)
         self._dropout_points = parse_schedule(c.dropout_schedule)
+        # Layer passes by wanted layers; a plain dict, so they are no submodules of their own.
+        self._cuts: Dict[Tuple[str, ...], LayerCut] = {}
 
     # ----------------------------------------------------------------- naming and sizes
     @property
@@ -285,14 +287,8 @@ class TdnnfModel(nn.Module):
         N = feats.shape[0]
         last = (lens.to(feats.device) - 1).clamp(min=0).unsqueeze(1)
         idx = torch.minimum(t.clamp(min=0).unsqueeze(0).expand(N, -1), last)  # (N, W)
-        x = torch.gather(feats, 1, idx.unsqueeze(-1).expand(-1, -1, feats.shape[2]))
-        x = (x - self.cmvn_mean) / self.cmvn_std
-        iv_idx = (idx // c.ivector_period).clamp(max=ivectors.shape[1] - 1)
-        iv = torch.gather(ivectors, 1, iv_idx.unsqueeze(-1).expand(-1, -1, ivectors.shape[2]))
-        W = width - c.splice[-1] + c.splice[0]
-        spliced = [x[:, o - c.splice[0] : o - c.splice[0] + W] for o in c.splice]
-        iv = iv[:, -c.splice[0] : -c.splice[0] + W]
-        return torch.cat(spliced + [iv], dim=2).transpose(1, 2)
+        normed = (feats - self.cmvn_mean) / self.cmvn_std
+        return splice_frames(normed, ivectors, idx, list(c.splice), c.ivector_period)
 
     def input_lens(self, out_lens: torch.Tensor) -> torch.Tensor:
         """Valid frames of each sequence after ``lda``, given its output frames: those a batch
@@ -310,45 +306,13 @@ class TdnnfModel(nn.Module):
     def run_layers_multi(
         self, x: torch.Tensor, layers: Sequence[str], lens: Optional[torch.Tensor] = None
     ) -> Dict[str, torch.Tensor]:
-        """Outputs ``(N, C, T_out)`` of several layers in one pass (stops at the deepest).
-
-        ``margin`` counts the full-rate frames each side of the wanted output frames that the
-        remaining layers still consume; it is a multiple of the factor at the subsampling point
-        (all later strides are), so there the frames at multiples of the factor are kept.
-        ``lens`` (:meth:`input_lens`) are the valid frames of each sequence; they follow the
-        frames through every layer so that the batchnorms leave the padding out in training.
-        """
-        for layer in layers:
-            self.check_layer(layer)
-        c = self.config
-        f = c.frame_subsampling_factor
-        wanted = set(layers)
-        out: Dict[str, torch.Tensor] = {}
-        x = self.lda(x)
-        margin = sum(c.time_strides)
-        low_rate = False
-        for i, (name, layer) in enumerate(self.layers.items()):
-            if not low_rate and c.runs_low_rate(i):
-                x = x[:, :, ::f]
-                lens = None if lens is None else (lens - 1) // f + 1
-                low_rate = True
-            if lens is not None and isinstance(layer, (TdnnLayer, TdnnfLayer, PrefinalLayer)):
-                y = layer(x, lens)
-                lens = output_lens(lens, x, y)
-                x = y
-            else:
-                x = layer(x)
-            if 1 <= i <= len(c.time_strides):
-                margin -= c.time_strides[i - 1]
-            if name in wanted:
-                if low_rate:
-                    m = margin // f
-                    out[name] = x[:, :, m : x.shape[2] - m]
-                else:
-                    out[name] = x[:, :, margin : x.shape[2] - margin : f]
-                if len(out) == len(wanted):
-                    break
-        return out
+        """Outputs ``(N, C, T_out)`` of several layers in one pass (stops at the deepest):
+        :class:`asr2emo.model.network.LayerCut`, the pass the exports script. ``lens``
+        (:meth:`input_lens`): valid frames of each sequence, for the batchnorms in training."""
+        key = tuple(layers)
+        if key not in self._cuts:
+            self._cuts[key] = LayerCut(self, layers)
+        return self._cuts[key](x, lens)
 
     def forward(
         self,
