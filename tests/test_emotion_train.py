@@ -132,7 +132,7 @@ def test_float16_frames_give_the_same_decisions(tmp_path):
 
 def test_deployable_layer_is_chosen_on_validation_speakers_not_test_folds(tmp_path):
     """choose_layer reads the folds' early-stopping UA; a better test-fold UA does not count."""
-    from asr2emo.bin.train_emotion import choose_layer
+    from asr2emo.emotion.stage import choose_layer
     from asr2emo.emotion.train import validation_ua
     from asr2emo.utils.errors import UserError
 

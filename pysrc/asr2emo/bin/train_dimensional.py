@@ -36,12 +36,12 @@ from asr2emo.baselines.folds import (
     read_stage8_test_ids,
     read_stage8_val_speakers,
 )
-from asr2emo.bin.train_emotion import find_layers
 from asr2emo.dimensional.data import audio_table, load_dimensional
 from asr2emo.dimensional.table import table_markdown
 from asr2emo.dimensional.train import SYSTEMS, RegConfig, cross_validate_dimensional
 from asr2emo.emotion.folds import make_folds
 from asr2emo.emotion.settings import read_emotion_conf
+from asr2emo.emotion.stage import find_layers
 from asr2emo.utils.config import ConfArgumentParser, int_list, str_list
 from asr2emo.utils.devices import add_device_args, setup_device
 from asr2emo.utils.errors import UserError
