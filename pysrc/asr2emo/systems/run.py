@@ -14,8 +14,11 @@ Per fold (stage 8's test session and validation speaker, checked against its out
 - ``early``: early fusion, the same SVM on [the layer mixture's pooled statistics ; eGeMAPS];
   ``early_layer``: on [the paper layer's utterance mean/std ; eGeMAPS] (:func:`block_features`);
 - ``<x>+egemaps``: score-level fusion of each head with ``egemaps``;
-- ``selected``: per fold, the candidate with the best UA on held-out training-session data
-  (ties: the earlier one, the paper's head first).
+- ``best_single``: per fold, the candidate with the best UA on held-out training-session data
+  (ties: the earlier one, the paper's head first);
+- ``selected``: per fold, the system of ``choice`` (:mod:`asr2emo.systems.choice`):
+  ``one-se-ensemble`` (the default), the mean posteriors of every candidate within one
+  standard error of the best inner-cv UA; ``best``: ``best_single``.
 
 Every trained system has a class balance, one of ``class_weights`` (``none``; ``balanced``:
 inverse-frequency class weights in the loss, or in the SVM), chosen per fold and per system on
@@ -25,7 +28,8 @@ the same held-out data as the fusion weights and the choice.
 over the fold's training sessions (each inner fold with its own validation speaker for early
 stopping): every training-session utterance is predicted by models that did not see its
 session, so the choices rest on all training speakers rather than on one.
-``selection="val-speaker"`` uses the fold's one validation speaker.
+``selection="val-speaker"`` uses the fold's one validation speaker (one held-out group, no
+standard error: ``choice="best"`` only).
 
 Nothing here reads a test label before the fold's decisions are made.
 """
@@ -50,6 +54,14 @@ from asr2emo.emotion.data import FrameData
 from asr2emo.emotion.folds import Fold, make_folds
 from asr2emo.emotion.head import load_head
 from asr2emo.emotion.train import HeadConfig, score, train_head
+from asr2emo.systems.choice import (
+    CHOICES,
+    best_candidate,
+    fold_uas,
+    mean_posteriors,
+    one_se_members,
+    standard_error,
+)
 from asr2emo.systems.fusion import Scores, fit_weight, fuse, ua_of
 from asr2emo.systems.heads import (
     UtteranceHeadConfig,
@@ -66,7 +78,7 @@ from asr2emo.utils.io import atomic_path
 BASE = ("frame", "frame_mix", "asp", "layer_mix", "egemaps", "early", "early_layer")
 FUSED = tuple(f"{s}+egemaps" for s in ("frame", "frame_mix", "asp", "layer_mix"))
 CANDIDATES = BASE + FUSED
-ROWS = ("paper",) + CANDIDATES + ("selected",)
+ROWS = ("paper",) + CANDIDATES + ("best_single", "selected")
 SELECTIONS = ("inner-cv", "val-speaker")
 CLASS_WEIGHTS = ("none", "balanced")
 TITLES = {
@@ -82,7 +94,8 @@ TITLES = {
     "frame_mix+egemaps": "fusion: frame-level layer mixture + eGeMAPS",
     "asp+egemaps": "fusion: attentive pooling + eGeMAPS",
     "layer_mix+egemaps": "fusion: layer mixing + eGeMAPS",
-    "selected": "**chosen per fold on training-session speakers**",
+    "best_single": "best single by inner-cv (per fold)",
+    "selected": "**chosen per fold on training-session speakers: {choice}**",
 }
 Predict = Callable[[np.ndarray], np.ndarray]
 
@@ -96,6 +109,7 @@ class SystemsConfig:
     svm_c: float = 1.0
     svm_gamma: str = "scale"
     selection: str = "inner-cv"
+    choice: str = "one-se-ensemble"
     class_weights: List[str] = field(default_factory=lambda: list(CLASS_WEIGHTS))
     frame_mix: bool = True
 
@@ -118,9 +132,17 @@ class SystemInputs:
 
 
 def check_config(cfg: SystemsConfig) -> None:
-    """One UserError line for a selection or class-weight setting outside the known ones."""
+    """One UserError line for a selection, choice or class-weight setting outside the known
+    ones, or a choice that needs inner folds without them."""
     if cfg.selection not in SELECTIONS:
         raise UserError(f"--selection must be one of {', '.join(SELECTIONS)}, got {cfg.selection}")
+    if cfg.choice not in CHOICES:
+        raise UserError(f"--choice must be one of {', '.join(CHOICES)}, got {cfg.choice}")
+    if cfg.choice == "one-se-ensemble" and cfg.selection != "inner-cv":
+        raise UserError(
+            f"--choice=one-se-ensemble needs --selection=inner-cv (its standard error is over "
+            f"the inner folds), got --selection={cfg.selection}; use --choice=best"
+        )
     bad = [c for c in cfg.class_weights if c not in CLASS_WEIGHTS]
     if bad or not cfg.class_weights or len(set(cfg.class_weights)) != len(cfg.class_weights):
         raise UserError(
@@ -170,6 +192,12 @@ def _frame_posteriors(head: torch.nn.Module, frames: FrameData, utts: np.ndarray
 
 def _scores(data: FrameData, utts: np.ndarray, post: np.ndarray) -> Scores:
     return Scores([data.ids[u] for u in utts.tolist()], np.asarray(post, dtype=np.float64))
+
+
+def _predict(predict: Predict, utts: np.ndarray, num_classes: int) -> np.ndarray:
+    """``predict(utts)``; an empty ``(0, C)`` array for no utterances (the deploy pool has no
+    test utterances, and an SVM refuses an empty batch)."""
+    return predict(utts) if len(utts) else np.zeros((0, num_classes))
 
 
 def fit_split(
@@ -260,12 +288,17 @@ def inner_cv_scores(
 
 
 def run_fold(
-    fold: Fold, inp: SystemInputs, paper_head: Path, cfg: SystemsConfig, seed: int
+    fold: Fold, inp: SystemInputs, paper_head: Optional[Path], cfg: SystemsConfig, seed: int
 ) -> Dict[str, Dict]:
-    """``{system: {"val": Scores, "test": Scores, "info": {...}}}`` of one fold."""
+    """``{system: {"val": Scores, "test": Scores, "info": {...}}}`` of one fold.
+
+    ``paper_head``: stage 8's head of this fold (the ``paper`` row, and ``frame`` at stage 8's
+    class weight on the fold's own split); None for a fold stage 8 has not trained (the deploy
+    pool, :mod:`asr2emo.systems.deploy`, whose test set is empty)."""
     check_config(cfg)
     data = inp.data
     classes, labels = data.classes, data.labels
+    num_classes = len(classes)
     names = inp.candidates()
     base = [n for n in names if "+" not in n]
     out: Dict[str, Dict] = {}
@@ -280,16 +313,19 @@ def run_fold(
             "info": {**(info or {}), "val_ua": ua_of(val, val_labels, classes)},
         }
 
-    head, head_classes = load_head(paper_head)
-    if head_classes != list(classes):
-        raise UserError(f"{paper_head}: classes {head_classes}, the bottleneck gives {classes}")
-    stage8 = partial(_frame_posteriors, head, data)
-    add("paper", stage8(fold.val), stage8(fold.test))
+    stage8: Optional[Predict] = None
+    if paper_head is not None:
+        head, head_classes = load_head(paper_head)
+        if head_classes != list(classes):
+            raise UserError(f"{paper_head}: classes {head_classes}, the bottleneck gives {classes}")
+        stage8 = partial(_frame_posteriors, head, data)
+        add("paper", stage8(fold.val), _predict(stage8, fold.test, num_classes))
 
     # Selection data: every (system, class weight) scored on held-out training-session speakers.
     if cfg.selection == "inner-cv":
         sel = inner_cv_scores(fold, inp, cfg, seed, base)
         sel_labels = labels[training_pool(fold)]
+        sel_groups = data.sessions[training_pool(fold)]  # the inner fold of each utterance
     else:
         fits, sel = {}, {}
         for cw in cfg.class_weights:
@@ -298,7 +334,7 @@ def run_fold(
             )
             for n in base:
                 sel[(n, cw)] = _scores(data, fold.val, fits[cw][n][0](fold.val))
-        sel_labels = val_labels
+        sel_labels, sel_groups = val_labels, np.zeros(len(fold.val), dtype=np.int64)
     leak = {u for s in sel.values() for u in s.ids} & set(test_ids)
     if leak:
         raise UserError(f"fold {fold.fold}: selection data holds test utterance {min(leak)}")
@@ -313,7 +349,7 @@ def run_fold(
     for n in base:
         predict, info = systems[n]
         uas = {cw: sel_ua[(n, cw)] for cw in order}
-        add(n, predict(fold.val), predict(fold.test),
+        add(n, predict(fold.val), _predict(predict, fold.test, num_classes),
             {**info, "class_weight": balance[n], "class_weight_uas": uas})  # fmt: skip
 
     chosen_sel = {n: sel[(n, balance[n])] for n in base}
@@ -327,22 +363,57 @@ def run_fold(
             "info": {"weight": w},
         }
         out[name]["info"]["val_ua"] = ua_of(out[name]["val"], val_labels, classes)
-    uas = {n: ua_of(chosen_sel[n], sel_labels, classes) for n in names}
-    chosen = max(names, key=lambda n: (uas[n], -names.index(n)))
-    out["selected"] = {
-        **out[chosen],
-        "info": {"chosen": chosen, "val_uas": uas, "selection": cfg.selection,
-                 "class_weights": balance},
-    }  # fmt: skip
+    out.update(
+        choose(fold.fold, names, chosen_sel, sel_labels, sel_groups, out, classes, cfg, balance)
+    )
+    return out
+
+
+def choose(
+    fold_id: int,
+    names: Sequence[str],
+    sel: Mapping[str, Scores],
+    sel_labels: np.ndarray,
+    sel_groups: np.ndarray,
+    systems: Mapping[str, Dict],
+    classes: Sequence[str],
+    cfg: SystemsConfig,
+    balance: Mapping[str, str],
+) -> Dict[str, Dict]:
+    """The ``best_single`` and ``selected`` rows from the candidates' selection scores ``sel``
+    (held-out training-session utterances; ``sel_groups``: the held-out session of each, one
+    per inner fold) and their val/test scores in ``systems``. Reads only ``sel``'s labels."""
+    uas = {n: ua_of(sel[n], sel_labels, classes) for n in names}
+    best = best_candidate(uas, names)
+    info = {"best": best, "val_uas": uas, "selection": cfg.selection, "choice": cfg.choice,
+            "class_weights": dict(balance)}  # fmt: skip
+    rows = {"best_single": {**systems[best], "info": {**info, "chosen": best, "members": [best]}}}
+    if cfg.choice == "best":
+        members, extra = [best], {}
+    else:
+        per_fold = fold_uas(sel[best], sel_labels, sel_groups, classes)
+        se = standard_error(list(per_fold.values()))
+        members = one_se_members(uas, names, best, se)
+        extra = {"se": se, "threshold": uas[best] - se,
+                 "best_fold_uas": {str(k): v for k, v in per_fold.items()}}  # fmt: skip
+    ens = {sp: mean_posteriors([systems[n][sp] for n in members]) for sp in ("val", "test")}
+    sel_ua = ua_of(mean_posteriors([sel[n] for n in members]), sel_labels, classes)
+    chosen = members[0] if len(members) == 1 else "mean(" + ", ".join(members) + ")"
+    rows["selected"] = {
+        **ens,
+        "info": {**info, **extra, "chosen": chosen, "members": members, "selection_ua": sel_ua},
+    }
     logging.info(
-        "fold %d: %s UA %s -> %s (class weights: %s)",
-        fold.fold,
+        "fold %d: %s UA %s -> best %s%s -> %s (class weights: %s)",
+        fold_id,
         cfg.selection,
         " ".join(f"{n} {u:.3f}" for n, u in uas.items()),
+        best,
+        "" if "se" not in extra else f" {uas[best]:.3f}, SE {extra['se']:.3f}, S = {members}",
         chosen,
         " ".join(f"{n} {cw}" for n, cw in balance.items()),
     )
-    return out
+    return rows
 
 
 def fold_json(results: Dict[str, Dict]) -> Dict:
