@@ -53,7 +53,8 @@ from sklearn.svm import SVC
 from asr2emo.emotion.data import FrameData
 from asr2emo.emotion.folds import Fold, make_folds
 from asr2emo.emotion.head import load_head
-from asr2emo.emotion.train import HeadConfig, score, train_head
+from asr2emo.emotion.train import HeadConfig, train_head
+from asr2emo.systems import members
 from asr2emo.systems.choice import (
     CHOICES,
     best_candidate,
@@ -65,12 +66,18 @@ from asr2emo.systems.choice import (
 from asr2emo.systems.fusion import Scores, fit_weight, fuse, ua_of
 from asr2emo.systems.heads import (
     UtteranceHeadConfig,
-    asp_forward,
-    posteriors,
-    stats_forward,
     train_asp,
     train_frame_mix,
     train_layer_mix,
+)
+from asr2emo.systems.members import (  # noqa: F401 (block_features: the tests' import)
+    Member,
+    apply_block_scale,
+    block_features,
+    early_blocks,
+    fit_block_scale,
+    frame_posteriors,
+    member_posteriors,
 )
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
@@ -115,14 +122,9 @@ class SystemsConfig:
 
 
 @dataclass
-class SystemInputs:
-    """What the systems read, utterance for utterance in the order of ``data``."""
-
-    data: FrameData  # the paper layer's frames
-    stats: torch.Tensor  # (U, L, 2 D) every mixed layer's utterance mean/std
-    egemaps: np.ndarray  # (U, F) eGeMAPS functionals
-    paper_index: Optional[int] = None  # the paper layer's place among the mixed layers
-    mix_frames: Optional[FrameData] = None  # (N, L, D) frames of every mixed layer
+class SystemInputs(members.SystemInputs):
+    """What the systems read (:class:`asr2emo.systems.members.SystemInputs`), and which
+    candidates they allow."""
 
     def candidates(self) -> Tuple[str, ...]:
         """:data:`CANDIDATES` less those whose input is absent."""
@@ -167,37 +169,64 @@ def egemaps_model(
     return Pipeline(steps + [("clf", calibrated)])
 
 
-def block_features(blocks: Sequence[np.ndarray], train: np.ndarray) -> np.ndarray:
-    """The blocks side by side, each standardized on the ``train`` rows and divided by the
-    square root of its width: every block has unit total variance on the training utterances,
-    so 512 bottleneck statistics do not drown 88 eGeMAPS functionals in the rbf distance."""
-    out = []
-    for x in blocks:
-        x = np.asarray(x, dtype=np.float64)
-        mean, std = x[train].mean(axis=0), np.maximum(x[train].std(axis=0), 1e-5)
-        out.append((x - mean) / std / np.sqrt(x.shape[1]))
-    return np.concatenate(out, axis=1)
-
-
-def _full_posteriors(pipe: Pipeline, x: np.ndarray, num_classes: int) -> np.ndarray:
-    """``predict_proba`` with a column for every class (0 for classes absent in training)."""
-    out = np.zeros((len(x), num_classes))
-    out[:, pipe.classes_] = pipe.predict_proba(x)
-    return out
-
-
-def _frame_posteriors(head: torch.nn.Module, frames: FrameData, utts: np.ndarray) -> np.ndarray:
-    return score(head, frames, np.asarray(utts))["posteriors"].numpy()
-
-
 def _scores(data: FrameData, utts: np.ndarray, post: np.ndarray) -> Scores:
     return Scores([data.ids[u] for u in utts.tolist()], np.asarray(post, dtype=np.float64))
 
 
-def _predict(predict: Predict, utts: np.ndarray, num_classes: int) -> np.ndarray:
-    """``predict(utts)``; an empty ``(0, C)`` array for no utterances (the deploy pool has no
-    test utterances, and an SVM refuses an empty batch)."""
-    return predict(utts) if len(utts) else np.zeros((0, num_classes))
+def fit_members(
+    inp: SystemInputs,
+    train: np.ndarray,
+    val: np.ndarray,
+    cfg: SystemsConfig,
+    seed: int,
+    fold: int,
+    class_weight: Mapping[str, str],
+    stage8: Optional[torch.nn.Module] = None,
+) -> Dict[str, Tuple[Member, Dict]]:
+    """The systems named in ``class_weight`` ({system: its class weight}) trained on one split:
+    ``{system: (member, info)}``. ``stage8``: stage 8's head of this very split, used as
+    ``frame`` at stage 8's class weight instead of retraining it."""
+    data, out = inp.data, {}
+    mixes: Dict[str, Tuple] = {}
+
+    def mix(cw: str):
+        if cw not in mixes:
+            mixes[cw] = train_layer_mix(inp.stats, data.labels, data.classes, train, val,
+                                        cfg.head, fold, class_weight=cw)  # fmt: skip
+        return mixes[cw]
+
+    def svm(x: np.ndarray, cw: str, scale: bool = True) -> Pipeline:
+        return egemaps_model(cfg, seed, cw, scale).fit(x[train], data.labels[train])
+
+    for name, cw in class_weight.items():
+        frame_cfg = replace(cfg.frame, class_weight=cw)
+        if name == "frame" and stage8 is not None and cw == cfg.frame.class_weight:
+            out[name] = (Member(name, cw, stage8), {"stage8_head": True})
+        elif name == "frame":
+            res = train_head(data, train, val, frame_cfg, seed_offset=fold)
+            out[name] = (Member(name, cw, res.head), {"best_epoch": res.best_epoch})
+        elif name == "frame_mix":
+            head, hist = train_frame_mix(inp.mix_frames, train, val, frame_cfg, fold)
+            info = {k: hist[k] for k in ("best_epoch", "layer_weights")}
+            out[name] = (Member(name, cw, head), info)
+        elif name == "asp":
+            model, hist = train_asp(data, train, val, cfg.head, fold, class_weight=cw)
+            out[name] = (Member(name, cw, model), hist)
+        elif name == "layer_mix":
+            model, hist = mix(cw)
+            hist = {**hist, "layer_weights": model.layer_weights().tolist()}
+            out[name] = (Member(name, cw, model), hist)
+        elif name == "egemaps":
+            out[name] = (Member(name, cw, svm(inp.egemaps, cw)), {})
+        elif name in ("early", "early_layer"):
+            m = Member(name, cw, None, mix(cw)[0] if name == "early" else None)
+            blocks = early_blocks(m, inp)
+            m.scale = fit_block_scale(blocks, train)
+            m.model = svm(apply_block_scale(blocks, m.scale), cw, scale=False)
+            out[name] = (m, {})
+        else:
+            raise ValueError(f"unknown system {name}")
+    return out
 
 
 def fit_split(
@@ -208,55 +237,11 @@ def fit_split(
     seed: int,
     fold: int,
     class_weight: Mapping[str, str],
-    stage8: Optional[Predict] = None,
+    stage8: Optional[torch.nn.Module] = None,
 ) -> Dict[str, Tuple[Predict, Dict]]:
-    """The systems named in ``class_weight`` ({system: its class weight}) trained on one split:
-    ``{system: (posteriors of utterance indices, info)}``. ``stage8``: stage 8's head of this
-    very split, used as ``frame`` at stage 8's class weight instead of retraining it."""
-    data, num_classes, out = inp.data, len(inp.data.classes), {}
-    mixes: Dict[str, Tuple] = {}
-
-    def mix(cw: str):
-        if cw not in mixes:
-            mixes[cw] = train_layer_mix(inp.stats, data.labels, data.classes, train, val,
-                                        cfg.head, fold, class_weight=cw)  # fmt: skip
-        return mixes[cw]
-
-    def svm(x: np.ndarray, cw: str, scale: bool = True) -> Predict:
-        model = egemaps_model(cfg, seed, cw, scale).fit(x[train], data.labels[train])
-        return lambda u: _full_posteriors(model, x[u], num_classes)
-
-    for name, cw in class_weight.items():
-        frame_cfg = replace(cfg.frame, class_weight=cw)
-        if name == "frame" and stage8 is not None and cw == cfg.frame.class_weight:
-            out[name] = (stage8, {"stage8_head": True})
-        elif name == "frame":
-            res = train_head(data, train, val, frame_cfg, seed_offset=fold)
-            out[name] = (partial(_frame_posteriors, res.head, data), {"best_epoch": res.best_epoch})
-        elif name == "frame_mix":
-            head, hist = train_frame_mix(inp.mix_frames, train, val, frame_cfg, fold)
-            info = {k: hist[k] for k in ("best_epoch", "layer_weights")}
-            out[name] = (partial(_frame_posteriors, head, inp.mix_frames), info)
-        elif name == "asp":
-            model, hist = train_asp(data, train, val, cfg.head, fold, class_weight=cw)
-            out[name] = (partial(posteriors, model, asp_forward(data)), hist)
-        elif name == "layer_mix":
-            model, hist = mix(cw)
-            hist = {**hist, "layer_weights": model.layer_weights().tolist()}
-            out[name] = (partial(posteriors, model, stats_forward(inp.stats)), hist)
-        elif name == "egemaps":
-            out[name] = (svm(inp.egemaps, cw), {})
-        elif name in ("early", "early_layer"):
-            if name == "early":
-                model = mix(cw)[0].eval()
-                with torch.no_grad():
-                    block = model.pooled(inp.stats).numpy()
-            else:
-                block = inp.stats[:, inp.paper_index].numpy()
-            out[name] = (svm(block_features([block, inp.egemaps], train), cw, scale=False), {})
-        else:
-            raise ValueError(f"unknown system {name}")
-    return out
+    """:func:`fit_members` as ``{system: (posteriors of utterance indices of inp, info)}``."""
+    fitted = fit_members(inp, train, val, cfg, seed, fold, class_weight, stage8)
+    return {n: (partial(member_posteriors, m, inp), info) for n, (m, info) in fitted.items()}
 
 
 def training_pool(fold: Fold) -> np.ndarray:
@@ -313,13 +298,17 @@ def run_fold(
             "info": {**(info or {}), "val_ua": ua_of(val, val_labels, classes)},
         }
 
-    stage8: Optional[Predict] = None
+    stage8: Optional[torch.nn.Module] = None
     if paper_head is not None:
-        head, head_classes = load_head(paper_head)
+        stage8, head_classes = load_head(paper_head)
         if head_classes != list(classes):
             raise UserError(f"{paper_head}: classes {head_classes}, the bottleneck gives {classes}")
-        stage8 = partial(_frame_posteriors, head, data)
-        add("paper", stage8(fold.val), _predict(stage8, fold.test, num_classes))
+        paper = partial(frame_posteriors, stage8, data)
+        add(
+            "paper",
+            paper(fold.val),
+            paper(fold.test) if len(fold.test) else np.zeros((0, num_classes)),
+        )
 
     # Selection data: every (system, class weight) scored on held-out training-session speakers.
     if cfg.selection == "inner-cv":
@@ -349,7 +338,7 @@ def run_fold(
     for n in base:
         predict, info = systems[n]
         uas = {cw: sel_ua[(n, cw)] for cw in order}
-        add(n, predict(fold.val), _predict(predict, fold.test, num_classes),
+        add(n, predict(fold.val), predict(fold.test),
             {**info, "class_weight": balance[n], "class_weight_uas": uas})  # fmt: skip
 
     chosen_sel = {n: sel[(n, balance[n])] for n in base}
