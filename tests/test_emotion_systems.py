@@ -22,7 +22,8 @@ from asr2emo.systems.choice import (
     one_se_members,
     standard_error,
 )
-from asr2emo.systems.deploy import deploy_fold, deploy_system, most_agreed
+from asr2emo.systems.deploy import deploy_fold, deploy_system, export_deploy, most_agreed
+from asr2emo.systems.export import base_systems, ensemble_posteriors, is_systems_export
 from asr2emo.systems.fusion import Scores, fit_weight, fuse
 from asr2emo.systems.heads import LayerMixHead, UtteranceHeadConfig
 from asr2emo.systems.pooling import AttentiveStatsPooling, utterance_stats
@@ -119,6 +120,26 @@ def test_every_system_on_stage8_folds_and_the_choice_from_training_sessions(stag
     assert all(deploy[n]["test"]["ids"] == [] for n in deploy)  # no test fold exists
     assert len(deploy["selected"]["val"]["ids"]) == len(deploy_fold(data.speakers, 3).val)
     assert len(d_info["best_fold_uas"]) == len(folds)  # inner folds = every session
+    # the exported deploy system is the one chosen: its validation posteriors match
+    stage8_dir = tmp / "stage8_model"
+    for sub in ("acoustic", "ivector"):
+        (stage8_dir / sub).mkdir(parents=True, exist_ok=True)
+        (stage8_dir / sub / "final.pt").write_text("x")
+    (stage8_dir / "config.json").write_text(
+        json.dumps({"acoustic_model_dir": "acoustic", "ivector_dir": "ivector"})
+    )
+    settings = {"classes": data.classes, "paper_layer": "tdnnf12", "layers": ["noise", "own"],
+                "paper_index": 1, "frame_dtype": "float32"}  # fmt: skip
+    model_dir = tmp / "out" / "deploy" / "model"
+    diff = export_deploy(inputs, FAST, HEAD.seed, deploy, settings, stage8_dir, model_dir)
+    assert diff < 2e-6  # scores.json rounds to 1e-6
+    config = json.loads((model_dir / "config.json").read_text())
+    assert is_systems_export(model_dir) and config["ensemble"] == d_info["members"]
+    assert (model_dir / "acoustic" / "final.pt").is_file()
+    members = torch.load(model_dir / "systems.pt")
+    val = deploy_fold(data.speakers, HEAD.seed).val
+    post = ensemble_posteriors(members, config["ensemble"], config["fusion_weights"], inputs, val)
+    np.testing.assert_allclose(post, deploy["selected"]["val"]["posteriors"], atol=2e-6)
     comp = write_report(
         tmp / "out", data, results, metrics, "tdnnf12", ["noise", "own"], None, {}, deploy
     )
@@ -187,6 +208,11 @@ def test_deploy_pool_is_every_utterance_with_stage8s_validation_rule():
         deploy_fold(["s1"] * 4, seed=5)
     assert most_agreed({1: "a", 2: "b", 3: "b", 4: "a"}) == ("a", 2)  # tie: earliest fold's
     assert most_agreed({1: "a", 2: "b", 3: "b"}) == ("b", 2)
+
+
+def test_an_ensemble_needs_the_base_systems_of_its_fusions():
+    assert base_systems(["layer_mix", "early", "layer_mix+egemaps", "frame+egemaps"]) == [
+        "layer_mix", "early", "egemaps", "frame"]  # fmt: skip
 
 
 def test_fusion_weight_refuses_test_utterances():

@@ -10,6 +10,7 @@ and the eGeMAPS functionals of the baselines' cache (computed when missing), and
     <system>/fold-<k>/predictions.jsonl, <system>/metrics.json   stage 8's schema
     deploy/scores.json            the same choice with every session as the pool (no test
                                   fold): the system a user should deploy
+    deploy/model/                 that system for ``asr2emo predict`` (systems.export)
     comparison.md, comparison.json  UA/WA mean +- sd over folds, paired differences vs paper
     metrics.json                  {"systems": {name: {"ua", "wa"}} (fold means), "deploy"}
     layer_weights.png, layer_weights.json
@@ -142,7 +143,7 @@ def main(args: argparse.Namespace) -> int:
     from asr2emo.emotion.settings import read_emotion_conf
     from asr2emo.report.collect import layer_metrics
     from asr2emo.report.render import choose_layer
-    from asr2emo.systems.deploy import deploy_system
+    from asr2emo.systems.deploy import deploy_system, export_deploy
     from asr2emo.systems.pooling import layer_frames, layer_statistics
     from asr2emo.systems.report import write_report
     from asr2emo.systems.run import SystemInputs, run_fold, write_fold
@@ -228,6 +229,16 @@ def main(args: argparse.Namespace) -> int:
         write_fold(deploy_dir, deploy_system(inputs, cfg, seed))
         write_marker(deploy_dir, record)
     deploy = json.loads((deploy_dir / "scores.json").read_text())
+    model_dir = deploy_dir / "model"
+    if needs_run(model_dir, record, "systems deploy model"):
+        settings = {"classes": data.classes, "paper_layer": layer, "layers": layers,
+                    "paper_index": inputs.paper_index, "frame_dtype": frame_dtype}  # fmt: skip
+        diff = export_deploy(
+            inputs, cfg, seed, deploy, settings, args.emotion_dir / "model", model_dir
+        )
+        logging.info("deploy system -> %s (validation posteriors as chosen: max |diff| %.2g)",
+                     model_dir, diff)  # fmt: skip
+        write_marker(model_dir, record)
     reference = args.reference_dir or args.exp_dir.parent / "baselines"
     write_report(
         args.exp_dir, data, results, stage8[layer], layer, layers, reference, record, deploy

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from pathlib import Path
 from typing import Dict, Mapping, Sequence, Tuple
 
 import numpy as np
 
 from asr2emo.emotion.folds import Fold
-from asr2emo.systems.run import SystemInputs, SystemsConfig, run_fold
+from asr2emo.systems.export import base_systems, ensemble_posteriors, write_systems_model
+from asr2emo.systems.run import SystemInputs, SystemsConfig, fit_members, run_fold
 from asr2emo.utils.errors import UserError
 
 DEPLOY_FOLD = 0  # the pseudo-fold's id (stage 8's folds are numbered by session, from 1)
@@ -51,3 +53,30 @@ def most_agreed(chosen: Mapping[int, str]) -> Tuple[str, int]:
     counts = Counter(chosen.values())
     top = max(counts.values())
     return next(c for _, c in sorted(chosen.items()) if counts[c] == top), top
+
+
+def export_deploy(
+    inp: SystemInputs,
+    cfg: SystemsConfig,
+    seed: int,
+    deploy: Mapping[str, Dict],
+    settings: Dict,
+    stage8_model_dir: Path,
+    model_dir: Path,
+) -> float:
+    """Retrain the deploy system's members on :func:`deploy_fold` (the same seeds as
+    :func:`deploy_system`, so the same models) and write them as a model dir
+    (:func:`asr2emo.systems.export.write_systems_model`). Returns the largest difference between
+    the exported ensemble's validation posteriors and those of ``deploy`` (its scores.json, 1e-6
+    rounding): a check that the export is the system that was chosen."""
+    fold = deploy_fold(inp.data.speakers, seed)
+    info = deploy["selected"]["info"]
+    ensemble = list(info["members"])
+    weights = {n: deploy[n]["info"]["weight"] for n in ensemble if "+" in n}
+    balance = {n: info["class_weights"][n] for n in base_systems(ensemble)}
+    fitted = fit_members(inp, fold.train, fold.val, cfg, seed, fold.fold, balance)
+    members = {n: m for n, (m, _) in fitted.items()}
+    post = ensemble_posteriors(members, ensemble, weights, inp, fold.val)
+    diff = float(np.abs(post - np.asarray(deploy["selected"]["val"]["posteriors"])).max())
+    write_systems_model(model_dir, members, ensemble, weights, settings, stage8_model_dir)
+    return diff
