@@ -101,3 +101,11 @@ def test_predict_runs_the_exported_ensemble(systems_dir, tmp_path, capsys):
             fuse(base["layer_mix"], base["egemaps"], 0.4)]  # fmt: skip
     want = np.mean([s.posteriors[0] for s in each], axis=0)
     np.testing.assert_allclose(got, want, atol=2e-6)
+
+
+def test_the_export_needs_stage8s_model_dir(systems_dir, tmp_path):
+    from asr2emo.utils.errors import UserError
+
+    _, _, members = systems_dir
+    with pytest.raises(UserError, match="not stage 8's model dir"):
+        write_systems_model(tmp_path / "m", members, ["asp"], {}, {}, tmp_path / "nothing")

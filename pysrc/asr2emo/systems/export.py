@@ -72,7 +72,10 @@ def write_systems_model(
 ) -> Dict:
     """Write the directory atomically; ``settings``: classes, paper_layer, layers,
     paper_index, frame_dtype. Returns its ``config.json``."""
-    stage8 = json.loads((Path(stage8_model_dir) / "config.json").read_text())
+    conf = Path(stage8_model_dir) / "config.json"
+    if not conf.is_file():
+        raise UserError(f"'{stage8_model_dir}' is not stage 8's model dir (no config.json)")
+    stage8 = json.loads(conf.read_text())
     if not stage8.get("acoustic_model_dir") or not stage8.get("ivector_dir"):
         raise UserError(f"'{stage8_model_dir}' holds no acoustic model or i-vector extractor")
     info = {
