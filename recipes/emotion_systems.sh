@@ -8,7 +8,8 @@
 #   recipes/emotion_systems.sh --conf-dir conf/mini                       # the demo IEMOCAP
 #   recipes/emotion_systems.sh --conf-dir conf/mini --corpus urdu --data-dir data/urdu \
 #       --exp-dir exp/urdu                                                # a folder corpus
-#   -> <exp-dir>/systems/comparison.md (+ .json, layer_weights.png)
+#   -> <exp-dir>/systems/comparison.md (+ .json, layer_weights.png), metrics.json (every
+#      system's fold-mean UA/WA, the one to deploy), deploy/model (asr2emo predict reads it)
 #
 # Steps: every layer's bottleneck (tdnn1, tdnnf2..N; shared with recipes/layer_sweep.sh, so a
 # finished sweep is reused), eGeMAPS + SVM of the baselines (recipes/baselines.sh, reused when

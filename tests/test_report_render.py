@@ -53,7 +53,14 @@ def test_full_inputs(tmp_path):
         sess[s.custom["emotion"]] = sess.get(s.custom["emotion"], 0) + 1
     assert out["table1"]["ours"] == expected
     # the recipes beyond the paper were not run here
-    assert out["not_run"] == ["baselines_same_folds", "dimensional", "layer_sweep", "finetune"]
+    assert out["not_run"] == [
+        "baselines_same_folds",
+        "systems",
+        "dimensional",
+        "layer_sweep",
+        "finetune",
+    ]
+    assert out["systems"] is None and out["deploy"] is None
     assert (tmp_path / "report" / "confusion.png").stat().st_size > 1000
     assert (tmp_path / "report" / "curves.png").stat().st_size > 1000
     md = (tmp_path / "report" / "report.md").read_text()
@@ -81,6 +88,25 @@ def test_folder_corpus_has_no_paper_figures(tmp_path):
     md = (tmp_path / "r" / "report.md").read_text()
     assert out["paper"] is None and "71.7" not in md and "66.7" not in md
     assert out["classes"] == ["angry", "happy", "sad"]
+
+
+def test_the_systems_summary_and_deploy_choice_are_copied(tmp_path):
+    systems = tmp_path / "exp" / "systems"
+    systems.mkdir(parents=True)
+    summary = {"paper": {"ua": 0.5, "wa": 0.6}, "selected": {"ua": 0.625, "wa": 0.7},
+               "egemaps_svm": {"ua": 0.55, "wa": 0.5}}  # fmt: skip
+    record = {"systems": summary, "deploy": "mean(layer_mix, early)",
+              "deploy_members": ["layer_mix", "early"], "deploy_estimate": "selected",
+              "deploy_from": "all sessions as the pool (no test fold)"}  # fmt: skip
+    (systems / "metrics.json").write_text(json.dumps(record))
+    (systems / "comparison.json").write_text(json.dumps({"titles": {"selected": "chosen"}}))
+    out = build_report(tmp_path / "m", tmp_path / "exp", tmp_path / "r", corpus="urdu")
+    assert out["systems"] == summary and out["deploy"] == "mean(layer_mix, early)"
+    assert "systems" not in out["not_run"]
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "| chosen (estimate of the deployed system) | 62.5 | 70.0 |" in md
+    assert "| egemaps_svm | 55.0 | 50.0 |" in md
+    assert "Deploy: **mean(layer_mix, early)** (all sessions as the pool" in md
 
 
 def test_read_wer_kaldi_format(tmp_path):

@@ -8,7 +8,11 @@ and the eGeMAPS functionals of the baselines' cache (computed when missing), and
     fold-<k>/scores.json          every system's validation and test posteriors, fusion
                                   weights, learned layer weights, validation UAs, the choice
     <system>/fold-<k>/predictions.jsonl, <system>/metrics.json   stage 8's schema
+    deploy/scores.json            the same choice with every session as the pool (no test
+                                  fold): the system a user should deploy
+    deploy/model/                 that system for ``asr2emo predict`` (systems.export)
     comparison.md, comparison.json  UA/WA mean +- sd over folds, paired differences vs paper
+    metrics.json                  {"systems": {name: {"ua", "wa"}} (fold means), "deploy"}
     layer_weights.png, layer_weights.json
 
 Systems and the choice on training-session speakers: :mod:`asr2emo.systems.run`. The
@@ -29,6 +33,7 @@ from typing import Dict, List
 import numpy as np
 import torch
 
+from asr2emo.systems.choice import CHOICES
 from asr2emo.systems.heads import UtteranceHeadConfig
 from asr2emo.systems.run import SELECTIONS, SystemsConfig, check_config
 from asr2emo.utils.config import (
@@ -83,6 +88,13 @@ def get_parser() -> ConfArgumentParser:
         "the training sessions; val-speaker: from the fold's validation speaker only",
     )
     p.add_argument(
+        "--choice",
+        choices=list(CHOICES),
+        default=d.choice,
+        help="one-se-ensemble: per fold the mean posteriors of every candidate within one "
+        "standard error (over the inner folds) of the best selection UA; best: the best one",
+    )
+    p.add_argument(
         "--class-weights",
         type=str_list,
         default=d.class_weights,
@@ -131,6 +143,7 @@ def main(args: argparse.Namespace) -> int:
     from asr2emo.emotion.settings import read_emotion_conf
     from asr2emo.report.collect import layer_metrics
     from asr2emo.report.render import choose_layer
+    from asr2emo.systems.deploy import deploy_system, export_deploy
     from asr2emo.systems.pooling import layer_frames, layer_statistics
     from asr2emo.systems.report import write_report
     from asr2emo.systems.run import SystemInputs, run_fold, write_fold
@@ -146,6 +159,7 @@ def main(args: argparse.Namespace) -> int:
         svm_c=args.svm_c,
         svm_gamma=args.svm_gamma,
         selection=args.selection,
+        choice=args.choice,
         class_weights=args.class_weights,
         frame_mix=args.frame_mix,
     )
@@ -210,6 +224,23 @@ def main(args: argparse.Namespace) -> int:
             write_fold(fold_dir, run_fold(fold, inputs, head, cfg, seed))
             write_marker(fold_dir, record)
         results[fold.fold] = json.loads((fold_dir / "scores.json").read_text())
+    deploy_dir = args.exp_dir / "deploy"
+    if needs_run(deploy_dir, record, "systems deploy choice (all sessions)"):
+        write_fold(deploy_dir, deploy_system(inputs, cfg, seed))
+        write_marker(deploy_dir, record)
+    deploy = json.loads((deploy_dir / "scores.json").read_text())
+    model_dir = deploy_dir / "model"
+    if needs_run(model_dir, record, "systems deploy model"):
+        settings = {"classes": data.classes, "paper_layer": layer, "layers": layers,
+                    "paper_index": inputs.paper_index, "frame_dtype": frame_dtype}  # fmt: skip
+        diff = export_deploy(
+            inputs, cfg, seed, deploy, settings, args.emotion_dir / "model", model_dir
+        )
+        logging.info("deploy system -> %s (validation posteriors as chosen: max |diff| %.2g)",
+                     model_dir, diff)  # fmt: skip
+        write_marker(model_dir, record)
     reference = args.reference_dir or args.exp_dir.parent / "baselines"
-    write_report(args.exp_dir, data, results, stage8[layer], layer, layers, reference, record)
+    write_report(
+        args.exp_dir, data, results, stage8[layer], layer, layers, reference, record, deploy
+    )
     return 0

@@ -1,5 +1,8 @@
 """Predict the emotion of audio files with a stage-8 model dir or an export; JSON lines on stdout.
 
+The model dir may also be emotion-systems' deploy system (``<exp>/systems/deploy/model``): the
+ensemble of systems chosen on every session (:mod:`asr2emo.systems.predict`).
+
 One line per file: ``{"path", "label", "posteriors": {class: p}}`` (summed-softmax decision).
 Any wav/flac at any sampling rate and channel count. A file that cannot be processed gets
 ``{"path", "error"}``; the others are still processed and the exit status is then 1.
@@ -70,6 +73,12 @@ def load(args: argparse.Namespace):
         ) from None
 
     setup_device(args)
+    from asr2emo.systems.export import is_systems_export
+
+    if is_systems_export(args.model_dir):  # emotion-systems' deploy system
+        from asr2emo.systems.predict import SystemsPredictor
+
+        return SystemsPredictor(args.model_dir, args.device)
     return load_predictor(args.model_dir, args.device)
 
 

@@ -10,6 +10,8 @@
      "wer": {part: {"wer", "errors", "words"}}, "paper": {...}, "baselines": {...} (quoted),
      "baselines_same_folds": comparison.json of recipes/baselines.sh | null,
      "dimensional": {layer: {"loss", "systems"}} of recipes/dimensional.sh | null,
+     "systems": {name: {"ua", "wa"}} (fold means) of recipes/emotion_systems.sh | null,
+     "deploy": the emotion system to deploy (emotion_systems.sh) | null,
      "layer_sweep", "finetune": recipes/layer_sweep.sh, recipes/finetune.sh summaries | null,
      "not_run": [section names whose inputs were missing]}
 
@@ -33,7 +35,7 @@ from asr2emo.report.collect import (
     table1_counts,
     wer_results,
 )
-from asr2emo.report.extras import baselines_section, dimensional_section
+from asr2emo.report.extras import baselines_section, dimensional_section, systems_section
 from asr2emo.report.plots import plot_confusion, plot_curves
 from asr2emo.report.sweep import finetune_section, sweep_section
 from asr2emo.utils.io import atomic_path
@@ -233,11 +235,13 @@ def build_report(
     sweep_dir: Optional[Path] = None,
     finetune_dir: Optional[Path] = None,
     asr_exp_dir: Optional[Path] = None,
+    systems_dir: Optional[Path] = None,
 ) -> Dict:
     """Write ``report.md``, ``metrics.json`` and the PNGs; returns the metrics dict.
 
-    Beyond the paper, the sections of ``recipes/{baselines,dimensional,layer_sweep,finetune}.sh``
-    are included from ``<exp-dir>/{baselines,dimensional,sweep,finetune}`` (or the given dirs).
+    Beyond the paper, the sections of ``recipes/{baselines,dimensional,layer_sweep,finetune,
+    emotion_systems}.sh`` are included from ``<exp-dir>/{baselines,dimensional,sweep,finetune,
+    systems}`` (or the given dirs).
     The ASR WER is read from ``<asr-exp-dir>/tdnnf/decode_*`` (default: the exp dir), so a
     folder-corpus experiment can report the acoustic model it used.
     """
@@ -322,9 +326,12 @@ def build_report(
 
     b_md, baselines_same_folds = baselines_section(baselines_dir or exp_dir / "baselines")
     d_md, dimensional = dimensional_section(dimensional_dir or exp_dir / "dimensional")
-    md += b_md + d_md
+    y_md, systems = systems_section(systems_dir or exp_dir / "systems")
+    md += b_md + y_md + d_md
     if baselines_same_folds is None:
         not_run.append("baselines_same_folds")
+    if systems is None:
+        not_run.append("systems")
     if dimensional is None:
         not_run.append("dimensional")
     s_md, layer_sweep = sweep_section(sweep_dir or exp_dir / "sweep", report_dir)
@@ -360,6 +367,8 @@ def build_report(
     )
     out["baselines"] = paper.BASELINES if is_iemocap else None
     out["baselines_same_folds"] = baselines_same_folds
+    out["systems"] = None if systems is None else systems["systems"]
+    out["deploy"] = None if systems is None else systems["deploy"]
     out["dimensional"] = dimensional
     out["layer_sweep"], out["finetune"] = layer_sweep, finetune
     out["figures"] = pngs

@@ -14,8 +14,11 @@ Per fold (stage 8's test session and validation speaker, checked against its out
 - ``early``: early fusion, the same SVM on [the layer mixture's pooled statistics ; eGeMAPS];
   ``early_layer``: on [the paper layer's utterance mean/std ; eGeMAPS] (:func:`block_features`);
 - ``<x>+egemaps``: score-level fusion of each head with ``egemaps``;
-- ``selected``: per fold, the candidate with the best UA on held-out training-session data
-  (ties: the earlier one, the paper's head first).
+- ``best_single``: per fold, the candidate with the best UA on held-out training-session data
+  (ties: the earlier one, the paper's head first);
+- ``selected``: per fold, the system of ``choice`` (:mod:`asr2emo.systems.choice`):
+  ``one-se-ensemble`` (the default), the mean posteriors of every candidate within one
+  standard error of the best inner-cv UA; ``best``: ``best_single``.
 
 Every trained system has a class balance, one of ``class_weights`` (``none``; ``balanced``:
 inverse-frequency class weights in the loss, or in the SVM), chosen per fold and per system on
@@ -25,7 +28,8 @@ the same held-out data as the fusion weights and the choice.
 over the fold's training sessions (each inner fold with its own validation speaker for early
 stopping): every training-session utterance is predicted by models that did not see its
 session, so the choices rest on all training speakers rather than on one.
-``selection="val-speaker"`` uses the fold's one validation speaker.
+``selection="val-speaker"`` uses the fold's one validation speaker (one held-out group, no
+standard error: ``choice="best"`` only).
 
 Nothing here reads a test label before the fold's decisions are made.
 """
@@ -49,16 +53,31 @@ from sklearn.svm import SVC
 from asr2emo.emotion.data import FrameData
 from asr2emo.emotion.folds import Fold, make_folds
 from asr2emo.emotion.head import load_head
-from asr2emo.emotion.train import HeadConfig, score, train_head
+from asr2emo.emotion.train import HeadConfig, train_head
+from asr2emo.systems import members
+from asr2emo.systems.choice import (
+    CHOICES,
+    best_candidate,
+    fold_uas,
+    mean_posteriors,
+    one_se_members,
+    standard_error,
+)
 from asr2emo.systems.fusion import Scores, fit_weight, fuse, ua_of
 from asr2emo.systems.heads import (
     UtteranceHeadConfig,
-    asp_forward,
-    posteriors,
-    stats_forward,
     train_asp,
     train_frame_mix,
     train_layer_mix,
+)
+from asr2emo.systems.members import (  # noqa: F401 (block_features: the tests' import)
+    Member,
+    apply_block_scale,
+    block_features,
+    early_blocks,
+    fit_block_scale,
+    frame_posteriors,
+    member_posteriors,
 )
 from asr2emo.utils.errors import UserError
 from asr2emo.utils.io import atomic_path
@@ -66,7 +85,7 @@ from asr2emo.utils.io import atomic_path
 BASE = ("frame", "frame_mix", "asp", "layer_mix", "egemaps", "early", "early_layer")
 FUSED = tuple(f"{s}+egemaps" for s in ("frame", "frame_mix", "asp", "layer_mix"))
 CANDIDATES = BASE + FUSED
-ROWS = ("paper",) + CANDIDATES + ("selected",)
+ROWS = ("paper",) + CANDIDATES + ("best_single", "selected")
 SELECTIONS = ("inner-cv", "val-speaker")
 CLASS_WEIGHTS = ("none", "balanced")
 TITLES = {
@@ -82,7 +101,8 @@ TITLES = {
     "frame_mix+egemaps": "fusion: frame-level layer mixture + eGeMAPS",
     "asp+egemaps": "fusion: attentive pooling + eGeMAPS",
     "layer_mix+egemaps": "fusion: layer mixing + eGeMAPS",
-    "selected": "**chosen per fold on training-session speakers**",
+    "best_single": "best single by inner-cv (per fold)",
+    "selected": "**chosen per fold on training-session speakers: {choice}**",
 }
 Predict = Callable[[np.ndarray], np.ndarray]
 
@@ -96,19 +116,15 @@ class SystemsConfig:
     svm_c: float = 1.0
     svm_gamma: str = "scale"
     selection: str = "inner-cv"
+    choice: str = "one-se-ensemble"
     class_weights: List[str] = field(default_factory=lambda: list(CLASS_WEIGHTS))
     frame_mix: bool = True
 
 
 @dataclass
-class SystemInputs:
-    """What the systems read, utterance for utterance in the order of ``data``."""
-
-    data: FrameData  # the paper layer's frames
-    stats: torch.Tensor  # (U, L, 2 D) every mixed layer's utterance mean/std
-    egemaps: np.ndarray  # (U, F) eGeMAPS functionals
-    paper_index: Optional[int] = None  # the paper layer's place among the mixed layers
-    mix_frames: Optional[FrameData] = None  # (N, L, D) frames of every mixed layer
+class SystemInputs(members.SystemInputs):
+    """What the systems read (:class:`asr2emo.systems.members.SystemInputs`), and which
+    candidates they allow."""
 
     def candidates(self) -> Tuple[str, ...]:
         """:data:`CANDIDATES` less those whose input is absent."""
@@ -118,9 +134,17 @@ class SystemInputs:
 
 
 def check_config(cfg: SystemsConfig) -> None:
-    """One UserError line for a selection or class-weight setting outside the known ones."""
+    """One UserError line for a selection, choice or class-weight setting outside the known
+    ones, or a choice that needs inner folds without them."""
     if cfg.selection not in SELECTIONS:
         raise UserError(f"--selection must be one of {', '.join(SELECTIONS)}, got {cfg.selection}")
+    if cfg.choice not in CHOICES:
+        raise UserError(f"--choice must be one of {', '.join(CHOICES)}, got {cfg.choice}")
+    if cfg.choice == "one-se-ensemble" and cfg.selection != "inner-cv":
+        raise UserError(
+            f"--choice=one-se-ensemble needs --selection=inner-cv (its standard error is over "
+            f"the inner folds), got --selection={cfg.selection}; use --choice=best"
+        )
     bad = [c for c in cfg.class_weights if c not in CLASS_WEIGHTS]
     if bad or not cfg.class_weights or len(set(cfg.class_weights)) != len(cfg.class_weights):
         raise UserError(
@@ -145,31 +169,64 @@ def egemaps_model(
     return Pipeline(steps + [("clf", calibrated)])
 
 
-def block_features(blocks: Sequence[np.ndarray], train: np.ndarray) -> np.ndarray:
-    """The blocks side by side, each standardized on the ``train`` rows and divided by the
-    square root of its width: every block has unit total variance on the training utterances,
-    so 512 bottleneck statistics do not drown 88 eGeMAPS functionals in the rbf distance."""
-    out = []
-    for x in blocks:
-        x = np.asarray(x, dtype=np.float64)
-        mean, std = x[train].mean(axis=0), np.maximum(x[train].std(axis=0), 1e-5)
-        out.append((x - mean) / std / np.sqrt(x.shape[1]))
-    return np.concatenate(out, axis=1)
-
-
-def _full_posteriors(pipe: Pipeline, x: np.ndarray, num_classes: int) -> np.ndarray:
-    """``predict_proba`` with a column for every class (0 for classes absent in training)."""
-    out = np.zeros((len(x), num_classes))
-    out[:, pipe.classes_] = pipe.predict_proba(x)
-    return out
-
-
-def _frame_posteriors(head: torch.nn.Module, frames: FrameData, utts: np.ndarray) -> np.ndarray:
-    return score(head, frames, np.asarray(utts))["posteriors"].numpy()
-
-
 def _scores(data: FrameData, utts: np.ndarray, post: np.ndarray) -> Scores:
     return Scores([data.ids[u] for u in utts.tolist()], np.asarray(post, dtype=np.float64))
+
+
+def fit_members(
+    inp: SystemInputs,
+    train: np.ndarray,
+    val: np.ndarray,
+    cfg: SystemsConfig,
+    seed: int,
+    fold: int,
+    class_weight: Mapping[str, str],
+    stage8: Optional[torch.nn.Module] = None,
+) -> Dict[str, Tuple[Member, Dict]]:
+    """The systems named in ``class_weight`` ({system: its class weight}) trained on one split:
+    ``{system: (member, info)}``. ``stage8``: stage 8's head of this very split, used as
+    ``frame`` at stage 8's class weight instead of retraining it."""
+    data, out = inp.data, {}
+    mixes: Dict[str, Tuple] = {}
+
+    def mix(cw: str):
+        if cw not in mixes:
+            mixes[cw] = train_layer_mix(inp.stats, data.labels, data.classes, train, val,
+                                        cfg.head, fold, class_weight=cw)  # fmt: skip
+        return mixes[cw]
+
+    def svm(x: np.ndarray, cw: str, scale: bool = True) -> Pipeline:
+        return egemaps_model(cfg, seed, cw, scale).fit(x[train], data.labels[train])
+
+    for name, cw in class_weight.items():
+        frame_cfg = replace(cfg.frame, class_weight=cw)
+        if name == "frame" and stage8 is not None and cw == cfg.frame.class_weight:
+            out[name] = (Member(name, cw, stage8), {"stage8_head": True})
+        elif name == "frame":
+            res = train_head(data, train, val, frame_cfg, seed_offset=fold)
+            out[name] = (Member(name, cw, res.head), {"best_epoch": res.best_epoch})
+        elif name == "frame_mix":
+            head, hist = train_frame_mix(inp.mix_frames, train, val, frame_cfg, fold)
+            info = {k: hist[k] for k in ("best_epoch", "layer_weights")}
+            out[name] = (Member(name, cw, head), info)
+        elif name == "asp":
+            model, hist = train_asp(data, train, val, cfg.head, fold, class_weight=cw)
+            out[name] = (Member(name, cw, model), hist)
+        elif name == "layer_mix":
+            model, hist = mix(cw)
+            hist = {**hist, "layer_weights": model.layer_weights().tolist()}
+            out[name] = (Member(name, cw, model), hist)
+        elif name == "egemaps":
+            out[name] = (Member(name, cw, svm(inp.egemaps, cw)), {})
+        elif name in ("early", "early_layer"):
+            m = Member(name, cw, None, mix(cw)[0] if name == "early" else None)
+            blocks = early_blocks(m, inp)
+            m.scale = fit_block_scale(blocks, train)
+            m.model = svm(apply_block_scale(blocks, m.scale), cw, scale=False)
+            out[name] = (m, {})
+        else:
+            raise ValueError(f"unknown system {name}")
+    return out
 
 
 def fit_split(
@@ -180,55 +237,11 @@ def fit_split(
     seed: int,
     fold: int,
     class_weight: Mapping[str, str],
-    stage8: Optional[Predict] = None,
+    stage8: Optional[torch.nn.Module] = None,
 ) -> Dict[str, Tuple[Predict, Dict]]:
-    """The systems named in ``class_weight`` ({system: its class weight}) trained on one split:
-    ``{system: (posteriors of utterance indices, info)}``. ``stage8``: stage 8's head of this
-    very split, used as ``frame`` at stage 8's class weight instead of retraining it."""
-    data, num_classes, out = inp.data, len(inp.data.classes), {}
-    mixes: Dict[str, Tuple] = {}
-
-    def mix(cw: str):
-        if cw not in mixes:
-            mixes[cw] = train_layer_mix(inp.stats, data.labels, data.classes, train, val,
-                                        cfg.head, fold, class_weight=cw)  # fmt: skip
-        return mixes[cw]
-
-    def svm(x: np.ndarray, cw: str, scale: bool = True) -> Predict:
-        model = egemaps_model(cfg, seed, cw, scale).fit(x[train], data.labels[train])
-        return lambda u: _full_posteriors(model, x[u], num_classes)
-
-    for name, cw in class_weight.items():
-        frame_cfg = replace(cfg.frame, class_weight=cw)
-        if name == "frame" and stage8 is not None and cw == cfg.frame.class_weight:
-            out[name] = (stage8, {"stage8_head": True})
-        elif name == "frame":
-            res = train_head(data, train, val, frame_cfg, seed_offset=fold)
-            out[name] = (partial(_frame_posteriors, res.head, data), {"best_epoch": res.best_epoch})
-        elif name == "frame_mix":
-            head, hist = train_frame_mix(inp.mix_frames, train, val, frame_cfg, fold)
-            info = {k: hist[k] for k in ("best_epoch", "layer_weights")}
-            out[name] = (partial(_frame_posteriors, head, inp.mix_frames), info)
-        elif name == "asp":
-            model, hist = train_asp(data, train, val, cfg.head, fold, class_weight=cw)
-            out[name] = (partial(posteriors, model, asp_forward(data)), hist)
-        elif name == "layer_mix":
-            model, hist = mix(cw)
-            hist = {**hist, "layer_weights": model.layer_weights().tolist()}
-            out[name] = (partial(posteriors, model, stats_forward(inp.stats)), hist)
-        elif name == "egemaps":
-            out[name] = (svm(inp.egemaps, cw), {})
-        elif name in ("early", "early_layer"):
-            if name == "early":
-                model = mix(cw)[0].eval()
-                with torch.no_grad():
-                    block = model.pooled(inp.stats).numpy()
-            else:
-                block = inp.stats[:, inp.paper_index].numpy()
-            out[name] = (svm(block_features([block, inp.egemaps], train), cw, scale=False), {})
-        else:
-            raise ValueError(f"unknown system {name}")
-    return out
+    """:func:`fit_members` as ``{system: (posteriors of utterance indices of inp, info)}``."""
+    fitted = fit_members(inp, train, val, cfg, seed, fold, class_weight, stage8)
+    return {n: (partial(member_posteriors, m, inp), info) for n, (m, info) in fitted.items()}
 
 
 def training_pool(fold: Fold) -> np.ndarray:
@@ -260,12 +273,17 @@ def inner_cv_scores(
 
 
 def run_fold(
-    fold: Fold, inp: SystemInputs, paper_head: Path, cfg: SystemsConfig, seed: int
+    fold: Fold, inp: SystemInputs, paper_head: Optional[Path], cfg: SystemsConfig, seed: int
 ) -> Dict[str, Dict]:
-    """``{system: {"val": Scores, "test": Scores, "info": {...}}}`` of one fold."""
+    """``{system: {"val": Scores, "test": Scores, "info": {...}}}`` of one fold.
+
+    ``paper_head``: stage 8's head of this fold (the ``paper`` row, and ``frame`` at stage 8's
+    class weight on the fold's own split); None for a fold stage 8 has not trained (the deploy
+    pool, :mod:`asr2emo.systems.deploy`, whose test set is empty)."""
     check_config(cfg)
     data = inp.data
     classes, labels = data.classes, data.labels
+    num_classes = len(classes)
     names = inp.candidates()
     base = [n for n in names if "+" not in n]
     out: Dict[str, Dict] = {}
@@ -280,16 +298,23 @@ def run_fold(
             "info": {**(info or {}), "val_ua": ua_of(val, val_labels, classes)},
         }
 
-    head, head_classes = load_head(paper_head)
-    if head_classes != list(classes):
-        raise UserError(f"{paper_head}: classes {head_classes}, the bottleneck gives {classes}")
-    stage8 = partial(_frame_posteriors, head, data)
-    add("paper", stage8(fold.val), stage8(fold.test))
+    stage8: Optional[torch.nn.Module] = None
+    if paper_head is not None:
+        stage8, head_classes = load_head(paper_head)
+        if head_classes != list(classes):
+            raise UserError(f"{paper_head}: classes {head_classes}, the bottleneck gives {classes}")
+        paper = partial(frame_posteriors, stage8, data)
+        add(
+            "paper",
+            paper(fold.val),
+            paper(fold.test) if len(fold.test) else np.zeros((0, num_classes)),
+        )
 
     # Selection data: every (system, class weight) scored on held-out training-session speakers.
     if cfg.selection == "inner-cv":
         sel = inner_cv_scores(fold, inp, cfg, seed, base)
         sel_labels = labels[training_pool(fold)]
+        sel_groups = data.sessions[training_pool(fold)]  # the inner fold of each utterance
     else:
         fits, sel = {}, {}
         for cw in cfg.class_weights:
@@ -298,7 +323,7 @@ def run_fold(
             )
             for n in base:
                 sel[(n, cw)] = _scores(data, fold.val, fits[cw][n][0](fold.val))
-        sel_labels = val_labels
+        sel_labels, sel_groups = val_labels, np.zeros(len(fold.val), dtype=np.int64)
     leak = {u for s in sel.values() for u in s.ids} & set(test_ids)
     if leak:
         raise UserError(f"fold {fold.fold}: selection data holds test utterance {min(leak)}")
@@ -327,22 +352,57 @@ def run_fold(
             "info": {"weight": w},
         }
         out[name]["info"]["val_ua"] = ua_of(out[name]["val"], val_labels, classes)
-    uas = {n: ua_of(chosen_sel[n], sel_labels, classes) for n in names}
-    chosen = max(names, key=lambda n: (uas[n], -names.index(n)))
-    out["selected"] = {
-        **out[chosen],
-        "info": {"chosen": chosen, "val_uas": uas, "selection": cfg.selection,
-                 "class_weights": balance},
-    }  # fmt: skip
+    out.update(
+        choose(fold.fold, names, chosen_sel, sel_labels, sel_groups, out, classes, cfg, balance)
+    )
+    return out
+
+
+def choose(
+    fold_id: int,
+    names: Sequence[str],
+    sel: Mapping[str, Scores],
+    sel_labels: np.ndarray,
+    sel_groups: np.ndarray,
+    systems: Mapping[str, Dict],
+    classes: Sequence[str],
+    cfg: SystemsConfig,
+    balance: Mapping[str, str],
+) -> Dict[str, Dict]:
+    """The ``best_single`` and ``selected`` rows from the candidates' selection scores ``sel``
+    (held-out training-session utterances; ``sel_groups``: the held-out session of each, one
+    per inner fold) and their val/test scores in ``systems``. Reads only ``sel``'s labels."""
+    uas = {n: ua_of(sel[n], sel_labels, classes) for n in names}
+    best = best_candidate(uas, names)
+    info = {"best": best, "val_uas": uas, "selection": cfg.selection, "choice": cfg.choice,
+            "class_weights": dict(balance)}  # fmt: skip
+    rows = {"best_single": {**systems[best], "info": {**info, "chosen": best, "members": [best]}}}
+    if cfg.choice == "best":
+        members, extra = [best], {}
+    else:
+        per_fold = fold_uas(sel[best], sel_labels, sel_groups, classes)
+        se = standard_error(list(per_fold.values()))
+        members = one_se_members(uas, names, best, se)
+        extra = {"se": se, "threshold": uas[best] - se,
+                 "best_fold_uas": {str(k): v for k, v in per_fold.items()}}  # fmt: skip
+    ens = {sp: mean_posteriors([systems[n][sp] for n in members]) for sp in ("val", "test")}
+    sel_ua = ua_of(mean_posteriors([sel[n] for n in members]), sel_labels, classes)
+    chosen = members[0] if len(members) == 1 else "mean(" + ", ".join(members) + ")"
+    rows["selected"] = {
+        **ens,
+        "info": {**info, **extra, "chosen": chosen, "members": members, "selection_ua": sel_ua},
+    }
     logging.info(
-        "fold %d: %s UA %s -> %s (class weights: %s)",
-        fold.fold,
+        "fold %d: %s UA %s -> best %s%s -> %s (class weights: %s)",
+        fold_id,
         cfg.selection,
         " ".join(f"{n} {u:.3f}" for n, u in uas.items()),
+        best,
+        "" if "se" not in extra else f" {uas[best]:.3f}, SE {extra['se']:.3f}, S = {members}",
         chosen,
         " ".join(f"{n} {cw}" for n, cw in balance.items()),
     )
-    return out
+    return rows
 
 
 def fold_json(results: Dict[str, Dict]) -> Dict:
