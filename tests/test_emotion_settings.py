@@ -20,7 +20,8 @@ def test_paper_conf_gives_the_values_written_in_it() -> None:
         hidden_dims=[1024], dropout=0.2, lr=0.001, weight_decay=0.0, batch_size=512,
         max_epochs=20, patience=4, frames_per_epoch=0, class_weight="none", seed=1,
     )  # fmt: skip
-    assert read_emotion_conf(REPO / "conf" / "emotion.conf") == EmotionSettings(expected, [], "float16")
+    got = read_emotion_conf(REPO / "conf" / "emotion.conf")
+    assert got == EmotionSettings(expected, [], "float16")
 
 
 def test_no_conf_gives_the_dataclass_defaults() -> None:
