@@ -57,13 +57,20 @@ def _complete_manifests(directory: Path, work: Path) -> None:
 
 def test_stage0_killed_while_writing_manifests(micro_stage0, tmp_path):
     """Killed after the first TED-LIUM manifest appeared: no .done, rerun == uninterrupted run."""
-    work = tmp_path
-    conf = make_micro_conf(work / "conf")
-    man = work / "data" / "manifests"
-    cmd = recipe_cmd(work, conf, 0)
-    r = run_and_kill(cmd, appears(man / "tedlium2_recordings_*.jsonl.gz"))
-    assert r.killed, f"stage 0 ended before the kill point:\n{r.log[-2000:]}"
-    assert not (man / ".tedlium2.done").exists() and not (man / ".iemocap.done").exists()
+    # The rest of TED-LIUM's manifests and its marker follow the first manifest within
+    # milliseconds; on a loaded machine the poller can wake after them. Such a late kill tests
+    # nothing (and proves nothing wrong), so it is retried in a fresh directory.
+    for attempt in range(4):
+        work = tmp_path / f"attempt-{attempt}"
+        conf = make_micro_conf(work / "conf")
+        man = work / "data" / "manifests"
+        cmd = recipe_cmd(work, conf, 0)
+        r = run_and_kill(cmd, appears(man / "tedlium2_recordings_*.jsonl.gz"))
+        assert r.killed, f"stage 0 ended before the kill point:\n{r.log[-2000:]}"
+        if not (man / ".tedlium2.done").exists():
+            break
+    assert not (man / ".tedlium2.done").exists(), "every kill landed after TED-LIUM's marker"
+    assert not (man / ".iemocap.done").exists()
     _complete_manifests(man, work)
 
     r2 = run(cmd)
