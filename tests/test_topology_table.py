@@ -25,6 +25,7 @@ def _fake_run(work: Path, topo: str, seed: int, wer_test: float, ua12: float, sw
         "step,epoch,progress,lr,train_loss,valid_loss,frames_per_s\n"
         "10,1,0.5,1e-3,1.0,,100\n20,1,1.0,1e-3,0.9,0.25,100\n30,2,1.0,1e-3,0.8,,100\n"
     )
+    _write(exp / "report" / "metrics.json", {"ua_fold_mean": 0.9, "layer": "tdnnf13"})
     if sweep:
         rows = [{"layer": "tdnnf2", "ua_fold_mean": 0.5}, {"layer": "tdnnf9", "ua_fold_mean": 0.7}]
         _write(work / topo / f"s{seed}" / "sweep" / "sweep.json", {"rows": rows})
@@ -44,5 +45,9 @@ def test_rows_and_means(tmp_path: Path) -> None:
     md = (tmp_path / "topology.md").read_text()
     sd = statistics.stdev([4.0, 6.0])
     assert f"5.00 +- {sd:.2f}" in md  # ctc test WER over the two seeds
+    assert row.get("folder_ua") is None  # IEMOCAP's own exp/report is no folder corpus
     chain_line = [ln for ln in md.splitlines() if ln.startswith("| **chain**")][0]
     assert "| 5.00 |" in chain_line  # one finished chain run: its value, no sd
+    assert "| 432 |" in chain_line  # a constant column: its value
+    _write(tmp_path / "ctc" / "s1" / "urdu" / "report" / "metrics.json", {"ua_fold_mean": 0.5})
+    assert collect_run(tmp_path, "ctc", 1)["folder_ua"] == 50.0

@@ -37,9 +37,11 @@ def _last_valid_loss(loss_csv: Path) -> Optional[float]:
 
 
 def _folder_report(run: Path) -> Optional[Dict]:
-    """The folder corpus's report metrics of a run (the one subdirectory with report/)."""
+    """The folder corpus's report metrics of a run: ``<run>/<name>/report/metrics.json`` for a
+    ``<name>`` other than the run's own ``exp`` (IEMOCAP's report) and ``sweep``."""
     for p in sorted(run.glob("*/report/metrics.json")):
-        return {"corpus": p.parent.parent.name, **json.loads(p.read_text())}
+        if p.parent.parent.name not in ("exp", "sweep"):
+            return {"corpus": p.parent.parent.name, **json.loads(p.read_text())}
     return None
 
 
@@ -89,14 +91,15 @@ def _cell(value, fmt: str) -> str:
     return "–" if value is None else fmt.format(value)
 
 
-def summarize(rows: List[Dict], key: str) -> Optional[str]:
-    """``mean +- sd`` over the runs that have ``key`` (sd with n-1; one run: the value)."""
+def summarize(rows: List[Dict], key: str, fmt: str = "{:.2f}") -> Optional[str]:
+    """``mean +- sd`` over the runs that have ``key`` (sd with n-1; one run: the value), each
+    written with the column's ``fmt``; a constant column is its value."""
     values = [r[key] for r in rows if r.get(key) is not None]
     if not values:
         return None
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} +- {statistics.stdev(values):.2f}"
+    if len(values) == 1 or len(set(values)) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(statistics.mean(values))} +- {fmt.format(statistics.stdev(values))}"
 
 
 def table_markdown(rows: List[Dict], topologies: Sequence[str]) -> List[str]:
@@ -110,7 +113,7 @@ def table_markdown(rows: List[Dict], topologies: Sequence[str]) -> List[str]:
     for t in topologies:
         mine = [r for r in rows if r["topology"] == t]
         cells = [f"**{t}**", f"mean of {len(mine)}"]
-        cells += [summarize(mine, k) or "–" for k, _, _ in COLUMNS] + [""]
+        cells += [summarize(mine, k, f) or "–" for k, _, f in COLUMNS] + [""]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
