@@ -10,7 +10,7 @@ checkpoint), the emotion head, summed-softmax decision.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict
+from typing import Dict, List
 
 import numpy as np
 import torch
@@ -19,6 +19,25 @@ from asr2emo.data.long_audio import read_mono
 from asr2emo.emotion.aggregate import aggregate
 from asr2emo.emotion.export import load_model_dir
 from asr2emo.utils.errors import UserError
+
+
+@torch.no_grad()
+def signal_layer_outputs(
+    acoustic, ivector, samples: np.ndarray, sampling_rate: int, layers: List[str], device: str
+) -> Dict[str, torch.Tensor]:
+    """``{layer: (T_out, dim)}`` on the CPU for a mono signal: hires MFCC, online i-vectors,
+    then the acoustic model in chunks of 500 output frames (each with its full context, so equal
+    to the whole-utterance output, at a cost linear in the input length)."""
+    from asr2emo.features.mfcc import compute_mfcc
+
+    feats = compute_mfcc(samples, sampling_rate)
+    if feats.shape[0] == 0:
+        raise ValueError("too short for one feature frame")
+    ivecs = ivector.extract_online(feats)
+    x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))[None].to(device)
+    iv = torch.from_numpy(np.ascontiguousarray(ivecs, dtype=np.float32))[None].to(device)
+    out = acoustic.extract_multi(x, iv, list(dict.fromkeys(layers)), chunk_size=500)
+    return {k: v[0].cpu() for k, v in out.items()}
 
 
 class EmotionPredictor:
@@ -35,20 +54,11 @@ class EmotionPredictor:
 
         self.ivector = IvectorExtractor.load(model_dir / self.config["ivector_dir"])
 
-    @torch.no_grad()
     def bottleneck(self, samples: np.ndarray, sampling_rate: int) -> torch.Tensor:
         """``(T_out, dim)`` layer output for a mono signal."""
-        from asr2emo.features.mfcc import compute_mfcc
-
-        feats = compute_mfcc(samples, sampling_rate)
-        if feats.shape[0] == 0:
-            raise ValueError("too short for one feature frame")
-        ivecs = self.ivector.extract_online(feats)
-        x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))[None].to(self.device)
-        iv = torch.from_numpy(np.ascontiguousarray(ivecs, dtype=np.float32))[None].to(self.device)
-        # chunks of 500 output frames (with full context, equal to whole-utterance output) keep
-        # the cost linear in the input length
-        return self.acoustic.extract(x, iv, self.layer, chunk_size=500)[0].cpu()
+        return signal_layer_outputs(
+            self.acoustic, self.ivector, samples, sampling_rate, [self.layer], self.device
+        )[self.layer]
 
     @torch.no_grad()
     def predict_frames(self, frames: torch.Tensor) -> Dict:

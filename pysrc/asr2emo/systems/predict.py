@@ -16,8 +16,9 @@ from typing import Dict
 import numpy as np
 import torch
 
+from asr2emo.data.long_audio import read_mono
 from asr2emo.emotion.data import FrameData
-from asr2emo.emotion.predict import read_mono
+from asr2emo.emotion.predict import signal_layer_outputs
 from asr2emo.systems.export import base_systems, ensemble_posteriors
 from asr2emo.systems.members import SystemInputs
 from asr2emo.systems.pooling import utterance_stats
@@ -53,17 +54,11 @@ class SystemsPredictor:
     def inputs(self, samples: np.ndarray, sampling_rate: int) -> SystemInputs:
         """One utterance's :class:`SystemInputs` from a mono signal."""
         from asr2emo.baselines.features import NUM_EGEMAPS, egemaps_functionals
-        from asr2emo.features.mfcc import compute_mfcc
 
-        feats = compute_mfcc(samples, sampling_rate)
-        if feats.shape[0] == 0:
-            raise ValueError("too short for one feature frame")
-        ivecs = self.ivector.extract_online(feats)
-        x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))[None].to(self.device)
-        iv = torch.from_numpy(np.ascontiguousarray(ivecs, dtype=np.float32))[None].to(self.device)
-        wanted = list(dict.fromkeys(self.layers + [self.paper_layer]))
-        out = self.acoustic.extract_multi(x, iv, wanted, chunk_size=500)
-        out = {k: v[0].cpu() for k, v in out.items()}
+        wanted = self.layers + [self.paper_layer]
+        out = signal_layer_outputs(
+            self.acoustic, self.ivector, samples, sampling_rate, wanted, self.device
+        )
         dtype = _DTYPES[self.config.get("frame_dtype", "float32")]
 
         def frames(feats: torch.Tensor) -> FrameData:
