@@ -80,9 +80,10 @@ def test_features_are_the_mfcc_of_the_scaled_waveform(tmp_path):
 
 
 def test_make_mfcc_applies_it_to_the_perturbed_train_part_only(tmp_path):
-    """conf/mini/mfcc_hires.conf has it on; steps/make_mfcc.sh with --speed-perturb true and
-    2 jobs: train cuts scaled by their factors (stored features), dev untouched, and turning it
-    off recomputes train only, saying why."""
+    """conf/mfcc_hires.conf has it on, conf/mini/mfcc_hires.conf off; the mini conf turned on
+    (no dither, so features are reproducible) through steps/make_mfcc.sh with --speed-perturb
+    true and 2 jobs: train cuts scaled by their factors (stored features), dev untouched, and
+    the mini conf as it is (off) recomputes train only, saying why."""
     man, fb = tmp_path / "man", tmp_path / "fbank"
     man.mkdir()
     recs, sups = _manifests(tmp_path)
@@ -100,7 +101,14 @@ def test_make_mfcc_applies_it_to_the_perturbed_train_part_only(tmp_path):
         assert r.returncode == 0, r.stderr
         return r.stderr
 
-    conf = REPO / "conf" / "mini" / "mfcc_hires.conf"
+    paper = get_parser().parse_args(
+        ["--config", str(REPO / "conf" / "mfcc_hires.conf"), "m", "c", "f"]
+    )
+    assert paper.volume_perturb and (paper.volume_low, paper.volume_high) == (0.125, 2.0)
+    mini = REPO / "conf" / "mini" / "mfcc_hires.conf"
+    assert not get_parser().parse_args(["--config", str(mini), "m", "c", "f"]).volume_perturb
+    conf = tmp_path / "on.conf"
+    conf.write_text(mini.read_text().replace("--volume-perturb=false", "--volume-perturb=true"))
     args = get_parser().parse_args(["--config", str(conf), "m", "c", "f"])
     assert args.volume_perturb and (args.volume_low, args.volume_high) == (0.125, 2.0)
     log = step(conf, fb)
@@ -118,9 +126,7 @@ def test_make_mfcc_applies_it_to_the_perturbed_train_part_only(tmp_path):
     [dev] = load_manifest(fb / "tiny_cuts_dev.jsonl.gz")
     assert dev.recording.transforms is None or not dev.recording.transforms
 
-    off = tmp_path / "off.conf"
-    off.write_text(conf.read_text().replace("--volume-perturb=true", "--volume-perturb=false"))
-    log = step(off, fb)
+    log = step(mini, fb)
     assert log.count('recomputing: --volume-high 2.0 -> "<unset>"') == 1, log
     assert log.count("nothing to do") == 1  # dev
     plain = {c.id: c for c in load_manifest(fb / "tiny_cuts_train.jsonl.gz")}
