@@ -2,8 +2,6 @@
 scipy, MFCC against kaldi-native-fbank run directly, online i-vectors against the torch
 extractor; block-wise results equal whole-signal ones."""
 
-from dataclasses import asdict
-
 import kaldi_native_fbank as knf
 import numpy as np
 import pytest
@@ -13,6 +11,7 @@ import torch
 from asr2emo.deploy.ivector import IvectorModel, OnlineIvectors, extract_online
 from asr2emo.deploy.mfcc import StreamingMfcc, compute_mfcc
 from asr2emo.deploy.resample import StreamingResampler, resample_poly
+from asr2emo.emotion.onnx_export import extractor_arrays
 from asr2emo.features.mfcc import KaldiMfccHiresConfig
 from asr2emo.ivector import IvectorExtractor
 from asr2emo.ivector.extractor import IvectorOptions
@@ -72,17 +71,7 @@ def extractor():
     ubm = init_gmm(pca(frames), 8, torch.Generator().manual_seed(1))
     T = torch.randn(8, 12, 5) * 0.2
     ex = IvectorExtractor(pca, ubm, T, opts, prior_offset=4.0, cmvn_mean=torch.randn(40) * 0.5)
-    arrays = {
-        "pca_mean": pca.mean.numpy(),
-        "pca_transform": pca.transform.numpy(),
-        "ubm_weights": ubm.weights.numpy(),
-        "ubm_means": ubm.means.numpy(),
-        "ubm_variances": ubm.variances.numpy(),
-        "T": ex.T.numpy(),
-        "prior_offset": np.float64(ex.prior_offset),
-        "global_cmvn_mean": ex.cmvn_mean.numpy(),
-    }
-    return ex, IvectorModel(arrays, asdict(opts))
+    return ex, IvectorModel(*extractor_arrays(ex))
 
 
 @pytest.mark.parametrize("num_frames", [1, 3, 10, 11, 57, 2500])

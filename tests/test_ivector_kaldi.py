@@ -5,7 +5,6 @@ T-matrix statistics over every utterance while PCA/UBM use a subset."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import torch
 
 from asr2emo.deploy.ivector import IvectorModel
 from asr2emo.deploy.ivector import extract_online as deploy_online
+from asr2emo.emotion.onnx_export import extractor_arrays
 from asr2emo.ivector.cmvn import OnlineCmvnOptions, online_cmvn
 from asr2emo.ivector.extractor import IvectorExtractor, IvectorOptions
 from asr2emo.ivector.pca import Pca
@@ -77,17 +77,7 @@ def one_gaussian(max_count: float = 0.0) -> IvectorExtractor:
 
 
 def deploy_model(ex: IvectorExtractor) -> IvectorModel:
-    arrays = {
-        "pca_mean": ex.pca.mean.numpy(),
-        "pca_transform": ex.pca.transform.numpy(),
-        "ubm_weights": ex.ubm.weights.numpy(),
-        "ubm_means": ex.ubm.means.numpy(),
-        "ubm_variances": ex.ubm.variances.numpy(),
-        "T": ex.T.numpy(),
-        "prior_offset": np.float64(ex.prior_offset),
-        "global_cmvn_mean": ex.cmvn_mean.numpy(),
-    }
-    return IvectorModel(arrays, asdict(ex.opts))
+    return IvectorModel(*extractor_arrays(ex))
 
 
 @pytest.mark.parametrize("max_count,want", [(0.0, 3.2 - 10), (0.5, 13 / 3 - 10)])

@@ -40,11 +40,9 @@ class FramePosteriors(nn.Module):
         return m.head(m.run_network(m.assemble_input(normed, ivectors))).exp()
 
 
-def ivector_arrays(ivector_dir: Path) -> tuple[Dict[str, np.ndarray], Dict]:
-    """The extractor of ``ivector_dir`` as the arrays of ``ivector.npz`` and its options."""
-    from asr2emo.ivector import IvectorExtractor
-
-    ex = IvectorExtractor.load(ivector_dir)
+def extractor_arrays(ex) -> tuple[Dict[str, np.ndarray], Dict]:
+    """An :class:`asr2emo.ivector.IvectorExtractor` as the arrays of ``ivector.npz`` (what
+    :class:`asr2emo.deploy.ivector.IvectorModel` reads) and its options."""
     arrays = {
         "pca_mean": ex.pca.mean.numpy(),
         "pca_transform": ex.pca.transform.numpy(),
@@ -56,6 +54,13 @@ def ivector_arrays(ivector_dir: Path) -> tuple[Dict[str, np.ndarray], Dict]:
         "global_cmvn_mean": ex.cmvn_mean.numpy(),
     }
     return arrays, asdict(ex.opts)
+
+
+def ivector_arrays(ivector_dir: Path) -> tuple[Dict[str, np.ndarray], Dict]:
+    """The extractor of ``ivector_dir`` as :func:`extractor_arrays`."""
+    from asr2emo.ivector import IvectorExtractor
+
+    return extractor_arrays(IvectorExtractor.load(ivector_dir))
 
 
 def export_onnx(module: FramePosteriors, path: Path, opset: int) -> None:
