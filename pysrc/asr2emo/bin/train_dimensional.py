@@ -40,7 +40,7 @@ from asr2emo.dimensional.data import audio_table, load_dimensional
 from asr2emo.dimensional.table import table_markdown
 from asr2emo.dimensional.train import SYSTEMS, RegConfig, cross_validate_dimensional
 from asr2emo.emotion.folds import make_folds
-from asr2emo.emotion.settings import read_emotion_conf
+from asr2emo.emotion.settings import add_frame_dtype_arg, read_emotion_conf
 from asr2emo.emotion.stage import find_layers
 from asr2emo.utils.config import ConfArgumentParser, int_list, str_list
 from asr2emo.utils.devices import add_device_args, setup_device
@@ -78,12 +78,7 @@ def get_parser() -> ConfArgumentParser:
         default=None,
         help="eGeMAPS cache dir (e.g. exp/baselines/features); default <out-dir>/features",
     )
-    p.add_argument(
-        "--frame-dtype",
-        choices=["float32", "float16"],
-        default="float32",
-        help="in-memory type of the bottleneck frames (float16 halves the memory)",
-    )
+    add_frame_dtype_arg(p)
     add_device_args(p)
     return p
 

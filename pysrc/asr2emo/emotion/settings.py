@@ -69,13 +69,19 @@ def add_emotion_args(p: argparse.ArgumentParser) -> None:
         default=None,
         help="i-vector extractor dir to copy; default: <bottleneck-dir>/../ivector",
     )
+    add_frame_dtype_arg(p)
+    add_device_args(p)
+
+
+def add_frame_dtype_arg(p: argparse.ArgumentParser) -> None:
+    """``--frame-dtype``: the in-memory type of bottleneck frames (stage 8 and the verbs that
+    load frames the same way)."""
     p.add_argument(
         "--frame-dtype",
         choices=["float32", "float16"],
         default="float32",
         help="in-memory type of the bottleneck frames (float16 halves the memory)",
     )
-    add_device_args(p)
 
 
 def head_config(args: argparse.Namespace) -> HeadConfig:

@@ -217,6 +217,10 @@ class TdnnfModel(nn.Module):
     def has_xent(self) -> bool:
         return self.xent is not None
 
+    def num_xent_params(self) -> int:
+        """Parameters of the xent branch alone (0 without it): training-only weights."""
+        return sum(p.numel() for p in self.xent.parameters()) if self.xent is not None else 0
+
     def check_layer(self, layer: str) -> None:
         if layer not in self.layers:
             raise UserError(f"unknown layer '{layer}'; valid layers: {', '.join(self.layer_names)}")
@@ -414,8 +418,8 @@ def build_model(config: TdnnfConfig, num_outputs: int, xent_branch: bool = False
     """Build the model and log its size (the paper's is about 9-10 M parameters)."""
     model = TdnnfModel(config, num_outputs, xent_branch)
     xent = ""
-    if model.xent is not None:
-        xent = f", {sum(p.numel() for p in model.xent.parameters()):,} of them in the xent branch"
+    if model.has_xent:
+        xent = f", {model.num_xent_params():,} of them in the xent branch"
     logging.info(
         f"TDNN-F: {model.num_params():,} parameters{xent} ({config.num_layers} layers, "
         f"hidden {config.hidden_dim}, bottleneck {config.bottleneck_dim}, prefinal "

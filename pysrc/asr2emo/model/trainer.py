@@ -246,7 +246,8 @@ def xent_weight(args: argparse.Namespace) -> float:
 
 def param_groups(model: TdnnfModel, xent_regularize: float) -> List[Dict[str, Any]]:
     """Optimizer groups, each with its ``lr_factor`` on the scheduled learning rate: all
-    parameters at 1, but ``output-xent`` at Kaldi's ``0.5 / xent_regularize`` (tdnn_1g)."""
+    parameters at 1, but ``output-xent`` at :func:`xent_output_lr_factor` (Kaldi's effective
+    rate under Adam)."""
     if model.xent is None:
         return [{"params": list(model.parameters()), "lr_factor": 1.0}]
     xent_out = list(model.xent[XENT_OUTPUT].parameters())

@@ -60,12 +60,11 @@ def acoustic_model_summary(exp_dir: Path) -> Optional[Dict]:
     lang_dir = Path(model.info.get("lang_dir", ""))
     lang_json = lang_dir / "lang.json"
     lang = json.loads(lang_json.read_text()) if lang_json.is_file() else {}
-    branch = sum(p.numel() for p in model.xent.parameters()) if model.has_xent else 0
     return {
         "topology": lang.get("topology", "unknown (no lang.json beside the model)"),
         "num_outputs": model.num_outputs,
         "num_params": model.num_params(),
-        "xent_branch_params": branch,
+        "xent_branch_params": model.num_xent_params(),
         "lang_dir": str(lang_dir),
     }
 
