@@ -21,6 +21,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple, Union
 import torch
 import torch.nn as nn
 
+from asr2emo.model.layers import valid_frames
 from asr2emo.utils.errors import UserError
 
 _BatchNorm = nn.modules.batchnorm._BatchNorm
@@ -30,8 +31,7 @@ def _valid_mask(x: torch.Tensor, lens: Optional[torch.Tensor]) -> torch.Tensor:
     """``(N, 1, T)`` float64 weights: 1 on the valid frames of each sequence (all without lens)."""
     if lens is None:
         return torch.ones(x.shape[0], 1, x.shape[2], dtype=torch.float64, device=x.device)
-    t = torch.arange(x.shape[2], device=x.device)
-    return (t.unsqueeze(0) < lens.to(x.device).unsqueeze(1)).unsqueeze(1).double()
+    return valid_frames(lens, x.shape[2], torch.float64, x.device)
 
 
 @torch.no_grad()

@@ -127,6 +127,14 @@ class ContinuousDropout(nn.Module):
         return x * scale
 
 
+def valid_frames(
+    lens: torch.Tensor, num_frames: int, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """``(N, 1, T)`` weights: 1 on frames ``0 .. lens[i]-1`` of sequence i, 0 on its padding."""
+    t = torch.arange(num_frames, device=device)
+    return (t.unsqueeze(0) < lens.to(device).unsqueeze(1)).to(dtype).unsqueeze(1)
+
+
 class MaskedBatchNorm1d(nn.BatchNorm1d):
     """``BatchNorm1d`` whose training statistics cover the valid frames of each sequence only.
 
@@ -158,8 +166,7 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
                 factor,
                 self.eps,
             )
-        t = torch.arange(x.shape[2], device=x.device)
-        m = (t.unsqueeze(0) < lens.to(x.device).unsqueeze(1)).to(x.dtype).unsqueeze(1)  # (N,1,T)
+        m = valid_frames(lens, x.shape[2], x.dtype, x.device)
         count = m.sum()
         mean = (x * m).sum(dim=(0, 2)) / count
         centered = x - mean.view(1, -1, 1)
